@@ -1,0 +1,118 @@
+"""Test-set metrics stored with every checkpoint, and the scoring helpers the pages reuse.
+
+Names are a contract: ``test_recon`` (BCE per image), ``test_kl`` and ``test_loss`` (VAEs),
+``psnr_noisy`` / ``psnr_denoised`` in dB (denoising models), ``auroc`` (one-class models),
+``cluster_acc`` / ``cluster_nmi`` / ``cluster_ari`` (k-means on the test-set codes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, roc_auc_score
+
+from .config import NUM_CLASSES, ModelConfig
+from .data import Dataset, corrupt, to_float
+from .models import Autoencoder
+
+EVAL_BATCH = 2000
+NOISE_SEED = 1234  # fixed corruption of the test set, so every model is scored on the same images
+
+
+def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Accuracy under the best one-to-one matching of clusters to labels (Hungarian algorithm).
+
+    y_true, y_pred : int arrays of shape (n_samples,); the cluster ids need not be label ids.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n = max(y_true.max(), y_pred.max()) + 1
+    counts = np.zeros((n, n), dtype=np.int64)
+    np.add.at(counts, (y_pred, y_true), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(y_true))
+
+
+def cluster_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """``cluster_acc`` (Hungarian), ``cluster_nmi``, ``cluster_ari`` of a clustering."""
+    return {
+        "cluster_acc": cluster_accuracy(y_true, y_pred),
+        "cluster_nmi": float(normalized_mutual_info_score(y_true, y_pred)),
+        "cluster_ari": float(adjusted_rand_score(y_true, y_pred)),
+    }
+
+
+def kmeans_labels(codes: np.ndarray, k: int = NUM_CLASSES, seed: int = 0) -> np.ndarray:
+    """k-means (k-means++, 10 restarts) cluster ids of ``codes`` (n_samples, n_features)."""
+    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(codes)
+
+
+def psnr(clean: torch.Tensor, other: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image in dB, pixels in [0, 1]: (B, ...) x 2 -> (B,)."""
+    mse = (clean - other).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(eps))
+
+
+def auroc(scores_normal: np.ndarray, scores_anomalous: np.ndarray) -> float:
+    """Area under the ROC curve, anomalies as the positive class, higher score = more anomalous."""
+    y = np.r_[np.zeros(len(scores_normal)), np.ones(len(scores_anomalous))]
+    return float(roc_auc_score(y, np.r_[scores_normal, scores_anomalous]))
+
+
+@torch.no_grad()
+def batched(model: Autoencoder, images: torch.Tensor, fn, device: torch.device,
+            batch: int = EVAL_BATCH) -> list:
+    """Apply ``fn(model, x)`` to float batches of uint8 ``images`` (N, 28, 28) on ``device``."""
+    model.eval()
+    return [fn(model, to_float(images[i:i + batch].to(device))) for i in range(0, len(images), batch)]
+
+
+@torch.no_grad()
+def encode_images(model: Autoencoder, images: torch.Tensor, device: torch.device) -> np.ndarray:
+    """Deterministic codes (the mean, for a VAE) of uint8 images: (N, latent_dim) float array."""
+    return torch.cat(batched(model, images, lambda m, x: m.embed(x).cpu(), device)).numpy()
+
+
+@torch.no_grad()
+def reconstruction_errors(model: Autoencoder, images: torch.Tensor, device: torch.device) -> np.ndarray:
+    """Per-image BCE (summed over pixels) of the deterministic reconstruction: (N,) array.
+
+    This is the anomaly score: an autoencoder trained on normal images reconstructs them best.
+    """
+    def err(m, x):
+        return torch.nn.functional.binary_cross_entropy(m.reconstruct(x).clamp(1e-6, 1 - 1e-6), x,
+                                                        reduction="none").flatten(1).sum(1).cpu()
+    return torch.cat(batched(model, images, err, device)).numpy()
+
+
+@torch.no_grad()
+def evaluate(model: Autoencoder, config: ModelConfig, data: Dataset, device: torch.device) -> dict[str, float]:
+    """Every test-set metric that applies to ``config``, as plain floats."""
+    images, labels = data.test_images, data.test_labels
+    gen = torch.Generator(device=device).manual_seed(NOISE_SEED)
+    sums: dict[str, float] = {}
+    psnr_noisy, psnr_out = [], []
+    for i in range(0, len(images), EVAL_BATCH):
+        clean = to_float(images[i:i + EVAL_BATCH].to(device))
+        x = corrupt(clean, config.noise, config.noise_level, gen) if config.is_denoising else clean
+        for k, v in model.loss_terms(x, clean, gen).items():
+            sums[k] = sums.get(k, 0.0) + float(v.sum())
+        if config.is_denoising:
+            psnr_noisy.append(psnr(clean, x).cpu())
+            psnr_out.append(psnr(clean, model.reconstruct(x)).cpu())
+    n = len(images)
+    metrics = {"test_recon": sums["recon"] / n}
+    if config.is_vae:
+        metrics["test_kl"] = sums["kl"] / n
+        metrics["test_loss"] = metrics["test_recon"] + metrics["test_kl"]
+    if config.is_denoising:
+        metrics["psnr_noisy"] = float(torch.cat(psnr_noisy).mean())
+        metrics["psnr_denoised"] = float(torch.cat(psnr_out).mean())
+    if config.is_one_class:
+        errors = reconstruction_errors(model, images, device)
+        normal = np.isin(labels.numpy(), config.normal_classes)
+        metrics["auroc"] = auroc(errors[normal], errors[~normal])
+    codes = encode_images(model, images, device)
+    metrics.update(cluster_scores(labels.numpy(), kmeans_labels(codes, NUM_CLASSES)))
+    return metrics

@@ -1,0 +1,121 @@
+"""One trainer for every model and task: reconstruction, denoising, one-class.
+
+The whole training set lives on the device as uint8 (47 MB for MNIST) and each batch is gathered
+and converted to float there: no DataLoader, no per-sample transforms. The trainer only knows that
+a model has ``loss(x, target) -> {"loss": ..., other named terms}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from . import models
+from .config import ModelConfig
+from .data import Dataset, corrupt, to_float
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 0.25  # report at most this often: each report synchronises the GPU
+
+
+class Cancelled(Exception):
+    """Training stopped because ``should_stop`` said so."""
+
+
+@dataclass
+class Progress:
+    """What a progress callback receives. ``losses`` are running means over the current epoch."""
+
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    losses: dict[str, float]
+    elapsed: float
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return ((self.epoch - 1) * self.steps + self.step) / max(1, self.epochs * self.steps)
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """"auto" -> CUDA when present, else CPU. Asking for "cuda" without a GPU is an error."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but no CUDA GPU is available")
+    if preference not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {preference!r}; choose auto, cpu or cuda")
+    return torch.device(preference)
+
+
+def training_images(config: ModelConfig, data: Dataset) -> torch.Tensor:
+    """The uint8 training images (N, 28, 28) this config trains on: its normal classes only for a
+    one-class model, the first ``train_limit`` of them for a tiny test config."""
+    images = data.train_images
+    if config.is_one_class:
+        keep = torch.isin(data.train_labels, torch.tensor(config.normal_classes))
+        images = images[keep]
+    if config.train_limit:
+        images = images[: config.train_limit]
+    return images
+
+
+def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: torch.device,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None) -> list[dict]:
+    """Train ``model`` in place on ``device``; returns the history, one dict per epoch.
+
+    Adam with a cosine learning-rate decay to zero over the run (reaches a lower loss in the same
+    number of epochs than a constant rate). Raises :class:`Cancelled` when ``should_stop()``.
+    """
+    if device.type == "cpu":
+        # Adam's moments for MNIST's always-black border pixels decay into denormals, and every
+        # step then runs ~20x slower on the CPU (measured: 9 ms -> 180 ms per step).
+        torch.set_flush_denormal(True)
+    images = training_images(config, data).to(device)
+    n = len(images)
+    batch = min(config.batch_size, n)
+    steps = n // batch  # drop the ragged last batch: constant shapes, unbiased epoch means
+    total_steps = steps * config.epochs
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, **({"fused": True} if device.type == "cuda" else {}))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / total_steps)))
+    history: list[dict] = []
+    start = time.perf_counter()
+    last_report = -math.inf
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=generator, device=device)
+        sums: dict[str, torch.Tensor] = {}
+        for step in range(1, steps + 1):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            clean = to_float(images[perm[(step - 1) * batch: step * batch]])
+            x = corrupt(clean, config.noise, config.noise_level, generator) if config.is_denoising else clean
+            terms = model.loss(x, clean, generator)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            opt.step()
+            sched.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0) + v.detach()
+            now = time.perf_counter()
+            if on_progress is not None and (now - last_report >= PROGRESS_EVERY_S or step == steps):
+                last_report = now
+                losses = {k: float(v) / step for k, v in sums.items()}
+                on_progress(Progress(epoch, config.epochs, step, steps, losses, now - start, history))
+        row = {"epoch": epoch, **{k: float(v) / steps for k, v in sums.items()},
+               "seconds": time.perf_counter() - t0}
+        history.append(row)
+        log.info("epoch %d/%d %s", epoch, config.epochs, row)
+    model.eval()
+    return history

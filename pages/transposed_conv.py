@@ -1,0 +1,6 @@
+"""Transposed convolution (being built)."""
+
+import streamlit as st
+
+st.title("Transposed convolution")
+st.info("This page is being built.")

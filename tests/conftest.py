@@ -1,0 +1,30 @@
+"""Test-wide settings: a private checkpoint folder and the shared data folder when present."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+if SHARED_DATA.is_dir() and "APCORE_DATA_DIR" not in os.environ:
+    os.environ["APCORE_DATA_DIR"] = str(SHARED_DATA)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkpoint_dir(tmp_path_factory):
+    """Every test session trains into its own folder: never the user's checkpoints/."""
+    path = tmp_path_factory.mktemp("checkpoints")
+    os.environ["APCORE_CHECKPOINT_DIR"] = str(path)
+    return path
+
+
+def has_fashion() -> bool:
+    from apcore.data import DataError, find_dataset_dir
+
+    try:
+        find_dataset_dir("fashion-mnist")
+        return True
+    except DataError:
+        return False

@@ -1,0 +1,31 @@
+"""Digit images for the screen: one montage per grid (cheaper than many small images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+from torchvision.utils import make_grid
+
+UPSCALE = 4  # 28 px -> 112 px per digit, nearest neighbour: crisp pixels on a projector
+
+
+def montage(images: torch.Tensor, nrow: int = 10, padding: int = 2, upscale: int = UPSCALE) -> np.ndarray:
+    """(N, 1, 28, 28) floats -> one (H, W) uint8 grid, white separators, pixels clamped to [0, 1]."""
+    images = images.detach().float().cpu().clamp(0, 1)
+    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)[0]
+    if upscale > 1:
+        grid = grid.repeat_interleave(upscale, 0).repeat_interleave(upscale, 1)
+    return (grid.numpy() * 255).round().astype(np.uint8)
+
+
+def show_rows(rows: dict[str, torch.Tensor], nrow: int | None = None) -> None:
+    """Labelled rows of digits, e.g. {"Original": x, "Reconstruction": y}, same length each."""
+    for label, images in rows.items():
+        st.markdown(f"**{label}**")
+        st.image(montage(images, nrow=nrow or len(images)), width="stretch")
+
+
+def show_digit(image: torch.Tensor, caption: str | None = None, width: int = 160) -> None:
+    """One digit (1, 28, 28) or (28, 28), upscaled."""
+    st.image(montage(image.reshape(1, 1, 28, 28), nrow=1, padding=0, upscale=8), caption=caption, width=width)

@@ -1,0 +1,87 @@
+"""The training panel: the model a page shows, its Retrain button, and live progress.
+
+Training runs in ``apcore.jobs`` (a background thread shared by every tab), so moving a slider
+never kills it; this panel only reads the job and redraws itself every half second while it runs.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apcore.cache import TrainedModel
+from apcore.config import ModelConfig
+from apcore.jobs import CANCELLED, FAILED, Job, JobLimitError
+
+from . import figures
+from .resources import registry, store
+
+
+def _submit(config: ModelConfig, retrain: bool) -> None:
+    try:
+        registry().submit(config, retrain=retrain)
+    except JobLimitError as exc:
+        st.session_state["_ui_job_limit"] = str(exc)
+
+
+def trained_model(config: ModelConfig, label: str | None = None) -> TrainedModel | None:
+    """The newest trained model of ``config``'s view, drawing its training panel.
+
+    A view with no model yet starts training by itself (once: after a cancel or a failure the
+    panel offers a button instead). Returns None while there is nothing to show.
+    """
+    job = registry().get(config)
+    trained = store().latest(config)
+    if trained is None and job is None:
+        _submit(config, retrain=False)
+        job = registry().get(config)
+    _panel(config, job, trained, label or config.describe())
+    return trained
+
+
+def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, label: str) -> None:
+    key = config.view_key[:12]
+    with st.container(border=True):
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        with left:
+            if trained is not None:
+                st.markdown(f"**{label}** · {_summary(trained)}")
+            else:
+                st.markdown(f"**{label}** · not trained yet")
+        with right:
+            busy = job is not None and job.active
+            st.button("Retrain", key=f"retrain-{key}", disabled=busy, on_click=_submit, args=(config, True),
+                      help="Train this configuration afresh (new seed); the new model replaces the cached one.",
+                      width="stretch")
+        if limit := st.session_state.pop("_ui_job_limit", None):
+            st.warning(limit)
+        if job is not None and job.active:
+            _live(config)
+        elif job is not None and job.state == FAILED:
+            st.error(f"Training failed: {job.error}. Press Retrain to try again.")
+        elif job is not None and job.state == CANCELLED and trained is None:
+            st.info("Training was cancelled. Press Retrain to train this model.")
+
+
+def _summary(trained: TrainedModel) -> str:
+    m = trained.metrics
+    head = f"test loss {m['test_loss']:.1f}" if "test_loss" in m else f"test BCE {m['test_recon']:.1f}"
+    return f"{head} per image · trained in {trained.train_seconds:.0f} s on {trained.device.upper()} · seed {trained.config.seed}"
+
+
+@st.fragment(run_every=0.5)
+def _live(config: ModelConfig) -> None:
+    job = registry().get(config)
+    if job is None or not job.active:
+        st.rerun(scope="app")  # the model is ready (or the job ended): redraw the whole page
+        return
+    key = config.view_key[:12]
+    p = job.progress
+    if job.state == "queued" or p is None:
+        st.progress(0.0, text="Waiting for the trainer (one model trains at a time)…")
+    else:
+        st.progress(min(job.fraction, 1.0), text=f"Training · epoch {p.epoch}/{p.epochs} · "
+                    + " · ".join(f"{figures.TERM_NAMES.get(k, k)} {v:.1f}" for k, v in p.losses.items())
+                    + f" · {p.elapsed:.0f} s")
+        if len(job.points) > 1:
+            st.plotly_chart(figures.loss_curves(job.points, title=None), key=f"live-{key}", config={"displayModeBar": False})
+    st.button("Cancel", key=f"cancel-{key}", on_click=job.cancel)
