@@ -8,16 +8,16 @@ from ui import sidebar, state
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Autoencoders & VAEs — lecture dashboard", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="Autoencoders & VAEs — lecture dashboard", page_icon=":material/neurology:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/autoencoder.py", title="Autoencoder", icon="🗜️", url_path="autoencoder"),
-    st.Page("pages/transposed_conv.py", title="Transposed convolution", icon="🔲", url_path="transposed-convolution"),
-    st.Page("pages/vae.py", title="Variational autoencoder", icon="🎲", url_path="vae"),
-    st.Page("pages/anomaly.py", title="Anomaly detection", icon="🚨", url_path="anomaly"),
-    st.Page("pages/denoise.py", title="Denoising", icon="🧽", url_path="denoising"),
-    st.Page("pages/clustering.py", title="Clustering", icon="🧩", url_path="clustering"),
+    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/compress:", url_path="autoencoder"),
+    st.Page("pages/transposed_conv.py", title="Transposed convolution", icon=":material/grid_on:", url_path="transposed-convolution"),
+    st.Page("pages/vae.py", title="Variational autoencoder", icon=":material/casino:", url_path="vae"),
+    st.Page("pages/anomaly.py", title="Anomaly detection", icon=":material/warning:", url_path="anomaly"),
+    st.Page("pages/denoise.py", title="Denoising", icon=":material/auto_fix_high:", url_path="denoising"),
+    st.Page("pages/clustering.py", title="Clustering", icon=":material/hub:", url_path="clustering"),
 ]
 
 page = st.navigation(PAGES)

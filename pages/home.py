@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+import ui
+
+ui.require_app()
+
 st.title("Autoencoders and variational autoencoders")
 st.markdown(
     "An interactive companion to the lecture. Every model trains on demand on this server "

@@ -45,3 +45,73 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: tuple[st
     fig.update_xaxes(title=axis_titles[0])
     fig.update_yaxes(title=axis_titles[1])
     return layout(fig, title, height=520)
+
+
+def loss_vs_latent(curve: list[tuple[int, float]], current: int) -> go.Figure:
+    """Test reconstruction loss against latent size over the trained models; current one marked."""
+    fig = go.Figure()
+    fig.add_scatter(x=[d for d, _ in curve], y=[v for _, v in curve], mode="lines+markers",
+                    name="trained models", marker=dict(size=10))
+    here = [(d, v) for d, v in curve if d == current]
+    if here:
+        fig.add_scatter(x=[here[0][0]], y=[here[0][1]], mode="markers", name="this model",
+                        marker=dict(size=18, symbol="star", color=COLORS[3]))
+    fig.update_xaxes(title="latent size", type="log", tickvals=[2, 3, 5, 8, 10, 16, 20, 32, 64])
+    fig.update_yaxes(title="test BCE per image")
+    return layout(fig, "Smaller latent, bigger bottleneck")
+
+
+def selected_indices(event) -> list[int]:
+    """Test-image indices (customdata) of the points selected in a plotly_chart event."""
+    try:
+        points = event.selection.points
+    except AttributeError:
+        return []
+    out = []
+    for p in points:
+        cd = p.get("customdata")
+        if cd is not None:
+            out.append(int(cd[0] if isinstance(cd, (list, tuple)) else cd))
+    return out
+
+
+def playground_plane(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], z: np.ndarray) -> go.Figure:
+    """The 2-D latent plane with the test codes faint and the chosen point as a star."""
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        sel = labels == c
+        fig.add_scatter(x=codes[sel, 0], y=codes[sel, 1], mode="markers", name=name, hoverinfo="skip",
+                        marker=dict(size=4, color=COLORS[c % 10], opacity=0.35))
+    fig.add_scatter(x=[z[0]], y=[z[1]], mode="markers", name="decoded point",
+                    marker=dict(size=22, symbol="star", color="black", line=dict(color="white", width=2)))
+    fig.update_xaxes(title="z1")
+    fig.update_yaxes(title="z2")
+    return layout(fig, "Where the decoded point lies", height=420)
+
+
+def mu_sigma(mu: np.ndarray, sigma: np.ndarray) -> go.Figure:
+    """Per-unit mean with ±σ error bars: what the encoder says about one image."""
+    fig = go.Figure()
+    fig.add_scatter(x=[f"z{i + 1}" for i in range(len(mu))], y=mu, mode="markers", name="μ",
+                    marker=dict(size=12, color=COLORS[0]), error_y=dict(type="data", array=sigma, thickness=2, width=6))
+    fig.add_hline(y=0, line_color="#999")
+    fig.update_yaxes(title="μ ± σ")
+    return layout(fig, "Encoder output q(z|x): mean and standard deviation", height=340)
+
+
+def kl_bars(kl: np.ndarray) -> go.Figure:
+    """Mean KL per latent unit, sorted as the units are numbered."""
+    fig = go.Figure()
+    fig.add_bar(x=[f"z{i + 1}" for i in range(len(kl))], y=kl, marker_color=COLORS[0])
+    fig.update_yaxes(title="mean KL (nats)")
+    return layout(fig, "KL divergence per latent unit (test images)")
+
+
+def reparam_table(rep: dict):
+    """mu, sigma and the sampled z of the reparameterisation view, one row per latent unit."""
+    import pandas as pd
+
+    cols = {"μ": rep["mu"], "σ": rep["sigma"]}
+    for k in range(rep["z"].shape[0]):
+        cols[f"z sample {k + 1}"] = rep["z"][k]
+    return pd.DataFrame(cols, index=[f"z{i + 1}" for i in range(len(rep["mu"]))]).round(3)

@@ -19,11 +19,16 @@ def montage(images: torch.Tensor, nrow: int = 10, padding: int = 2, upscale: int
     return (grid.numpy() * 255).round().astype(np.uint8)
 
 
-def show_rows(rows: dict[str, torch.Tensor], nrow: int | None = None) -> None:
+def as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
+    return images.reshape(-1, 1, 28, 28).float() / 255.0
+
+
+def show_rows(rows: dict[str, torch.Tensor], nrow: int | None = None, width: int | str = "stretch") -> None:
     """Labelled rows of digits, e.g. {"Original": x, "Reconstruction": y}, same length each."""
     for label, images in rows.items():
         st.markdown(f"**{label}**")
-        st.image(montage(images, nrow=nrow or len(images)), width="stretch")
+        st.image(montage(images, nrow=nrow or len(images)), width=width)
 
 
 def show_digit(image: torch.Tensor, caption: str | None = None, width: int = 160) -> None:

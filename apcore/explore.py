@@ -1,0 +1,130 @@
+"""What the Autoencoder and VAE pages compute with a trained model: codes, projections, decodings.
+
+Inputs and outputs are CPU tensors / NumPy arrays; the model may live on any device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import norm
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from .data import Dataset, to_float
+from .metrics import encode_images
+from .models import Autoencoder, kl_per_dim
+
+TSNE_MAX_POINTS = 2000  # t-SNE on 2,000 points takes ~5 s on 2 cores; 10,000 would take minutes
+
+
+def _device(model: Autoencoder) -> torch.device:
+    return next(model.parameters()).device
+
+
+def first_of_each_class(labels: torch.Tensor, classes: int = 10) -> np.ndarray:
+    """Index of the first test image of each class: a fixed, recognisable row of digits."""
+    labels = labels.numpy()
+    return np.array([int(np.flatnonzero(labels == c)[0]) for c in range(classes) if (labels == c).any()])
+
+
+def random_indices(n_total: int, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).choice(n_total, size=n, replace=False)
+
+
+@torch.no_grad()
+def reconstruct(model: Autoencoder, images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) or float (N, 1, 28, 28) -> deterministic reconstructions (N, 1, 28, 28) on the CPU."""
+    x = to_float(images) if images.dtype == torch.uint8 else images
+    return model.reconstruct(x.to(_device(model))).cpu()
+
+
+@torch.no_grad()
+def decode(model: Autoencoder, z: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Latent points (N, latent_dim) -> images (N, 1, 28, 28) on the CPU."""
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.latent_dim)
+    return model.decode(z.to(_device(model))).cpu()
+
+
+def codes(model: Autoencoder, data: Dataset) -> np.ndarray:
+    """Deterministic codes of the whole test set (the mean for a VAE): (10000, latent_dim)."""
+    return encode_images(model, data.test_images, _device(model))
+
+
+def project_2d(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, tuple[str, str]]:
+    """A 2-D view of ``codes`` (n, d) and its axis titles. 2-D codes are returned as they are.
+
+    method : "pca" or "tsne". The caller subsamples before t-SNE (see ``TSNE_MAX_POINTS``).
+    """
+    if codes.shape[1] == 2:
+        return codes, ("z1", "z2")
+    if method == "tsne":
+        pts = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(codes)
+        return pts, ("t-SNE 1", "t-SNE 2")
+    pca = PCA(n_components=2, random_state=seed).fit(codes)
+    ratio = pca.explained_variance_ratio_
+    return pca.transform(codes), (f"PC 1 ({ratio[0]:.0%} of variance)", f"PC 2 ({ratio[1]:.0%})")
+
+
+def loss_by_latent(summaries: list[dict], config) -> list[tuple[int, float]]:
+    """(latent_dim, test_recon) of the cached models that differ from ``config`` only in latent
+    size and seed (the newest per size), sorted by size: the bottleneck curve."""
+    fixed = {k: v for k, v in config.to_dict().items() if k not in ("latent_dim", "seed")}
+    best: dict[int, float] = {}
+    for s in summaries:  # newest first
+        c = s["config"]
+        if all(c.get(k) == v for k, v in fixed.items()) and c["latent_dim"] not in best:
+            best[c["latent_dim"]] = s["metrics"]["test_recon"]
+    return sorted(best.items())
+
+
+@torch.no_grad()
+def latent_grid(model: Autoencoder, n: int = 15, span: float | None = None) -> torch.Tensor:
+    """Decode an n x n grid over a 2-D latent space: (n * n, 1, 28, 28), row-major, z2 decreasing
+    down the rows. For a VAE the grid follows the prior's quantiles (5 % to 95 %), as in Kingma &
+    Welling's figure; for an AE it spans [-span, span]."""
+    if model.latent_dim != 2:
+        raise ValueError("the latent grid needs a 2-D latent space")
+    if span is None:
+        axis = norm.ppf(np.linspace(0.05, 0.95, n))
+    else:
+        axis = np.linspace(-span, span, n)
+    zz = np.array([[x, y] for y in axis[::-1] for x in axis], dtype=np.float32)
+    return decode(model, zz)
+
+
+@torch.no_grad()
+def interpolate(model: Autoencoder, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Decode the straight line between the codes of images ``a`` and ``b`` (uint8 (28, 28))."""
+    x = to_float(torch.stack([a, b])).to(_device(model))
+    za, zb = model.embed(x)
+    t = torch.linspace(0, 1, steps, device=za.device)[:, None]
+    return model.decode((1 - t) * za + t * zb).cpu()
+
+
+def prior_samples(latent_dim: int, n: int, seed: int) -> np.ndarray:
+    """n points from N(0, I) in ``latent_dim`` dimensions, reproducible by ``seed``."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+@torch.no_grad()
+def reparameterisation(model: Autoencoder, image: torch.Tensor, n: int = 8, seed: int = 0) -> dict:
+    """The trick made visible for one image (uint8 (28, 28)): mu, sigma, n samples
+    z = mu + sigma * eps and their decodings, plus the decoding of mu itself."""
+    x = to_float(image[None]).to(_device(model))
+    mu, logvar = model.encode(x)
+    sigma = torch.exp(0.5 * logvar)
+    gen = torch.Generator().manual_seed(seed)
+    eps = torch.randn((n, model.latent_dim), generator=gen).to(mu.device)
+    z = mu + sigma * eps
+    return {"mu": mu[0].cpu().numpy(), "sigma": sigma[0].cpu().numpy(), "eps": eps.cpu().numpy(),
+            "z": z.cpu().numpy(), "decoded": model.decode(z).cpu(), "decoded_mu": model.decode(mu).cpu()}
+
+
+@torch.no_grad()
+def kl_by_dimension(model: Autoencoder, data: Dataset, n: int = 2000) -> np.ndarray:
+    """Mean KL(q(z|x) || N(0, 1)) per latent unit over n test images: (latent_dim,). Units near 0
+    are unused ("posterior collapse"): the decoder ignores them."""
+    x = to_float(data.test_images[:n]).to(_device(model))
+    mu, logvar = model.encode(x)
+    return kl_per_dim(mu, logvar).mean(0).cpu().numpy()

@@ -1,0 +1,50 @@
+"""The model controls shared by the Autoencoder and VAE pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apcore.config import MAX_LATENT, MIN_LATENT
+
+from . import state
+from .resources import store
+
+ARCHS = {"mlp": "MLP", "conv": "CNN"}
+BETAS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def trained_latents(family: str, dataset: str) -> set[int]:
+    """Latent sizes with a cached plain model of ``family`` on ``dataset``."""
+    out = set()
+    for s in store().summaries():
+        c = s["config"]
+        if c["family"] == family and c["dataset"] == dataset and c["noise"] == "none" and not c["normal_classes"]:
+            out.add(c["latent_dim"])
+    return out
+
+
+def architecture(page: str) -> str:
+    """MLP / CNN switch, mirrored in the URL as ``arch``."""
+    key = f"{page}_arch"
+    state.init(key, "arch", "mlp", lambda v: v in ARCHS)
+    st.segmented_control("Architecture", list(ARCHS), key=key, format_func=ARCHS.get, required=True)
+    return state.sync(key, "arch")
+
+
+def latent_size(page: str, family: str, dataset: str, default: int = 2) -> int:
+    """Latent-size slider 2..64; sizes with a trained model carry a check mark."""
+    key = f"{page}_latent"
+    state.init(key, "latent", default, lambda v: MIN_LATENT <= v <= MAX_LATENT)
+    done = trained_latents(family, dataset)
+    st.select_slider("Latent size", options=list(range(MIN_LATENT, MAX_LATENT + 1)), key=key,
+                     format_func=lambda d: f"{d} ✓" if d in done else str(d),
+                     help="✓ = already trained: appears at once. Others train on demand (about 20 s on a CPU).")
+    return state.sync(key, "latent")
+
+
+def beta(page: str) -> float:
+    key = f"{page}_beta"
+    state.init(key, "beta", 1.0, lambda v: v in BETAS)
+    st.select_slider("β (weight of the KL term)", options=list(BETAS), key=key,
+                     help="β = 1 is the ordinary VAE; larger β pulls codes harder towards N(0, I).")
+    return state.sync(key, "beta")
