@@ -13,13 +13,15 @@ st.set_page_config(page_title="Autoencoders & VAEs — lecture dashboard", page_
 PAGES = [
     st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
     st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/compress:", url_path="autoencoder"),
-    st.Page("pages/transposed_conv.py", title="Transposed convolution", icon=":material/grid_on:", url_path="transposed-convolution"),
+    st.Page("pages/transposed_conv.py", title="Transposed convolution", icon=":material/grid_on:", url_path="transposed_conv"),
     st.Page("pages/vae.py", title="Variational autoencoder", icon=":material/casino:", url_path="vae"),
     st.Page("pages/anomaly.py", title="Anomaly detection", icon=":material/warning:", url_path="anomaly"),
-    st.Page("pages/denoise.py", title="Denoising", icon=":material/auto_fix_high:", url_path="denoising"),
+    st.Page("pages/denoise.py", title="Denoising", icon=":material/auto_fix_high:", url_path="denoise"),
     st.Page("pages/clustering.py", title="Clustering", icon=":material/hub:", url_path="clustering"),
 ]
 
+# url paths are the file names: on a fresh server Streamlit's legacy pages/ mode resolves a deep
+# link by file name before app.py has run once (see ui.require_app).
 page = st.navigation(PAGES)
 sidebar.render()
 page.run()

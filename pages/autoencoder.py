@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
+import ui
 from apcore import explore
 from apcore.defaults import default_config
-import ui
 from ui import controls, figures, images, sidebar, training
 from ui.explore import projection, test_codes
 from ui.resources import dataset, store

@@ -1,6 +1,36 @@
-"""Transposed convolution (being built)."""
+"""Transposed convolution: the slides' worked example step by step, the overlap map, the equivalent
+ordinary convolution, the output-size formula, and the decoders' own ConvTranspose2d layers."""
 
 import streamlit as st
 
+import ui
+from apcore.tconv import TConvInputError, explain
+from ui import tconv as view
+
+ui.require_app()
+
 st.title("Transposed convolution")
-st.info("This page is being built.")
+st.caption("Each input value scales the whole kernel; the scaled kernels are placed `stride` cells apart "
+           "and added up. Padding then crops the border. This is how a decoder upsamples.")
+
+settings = view.controls()
+try:
+    e = explain(settings.x_cells, settings.k_cells, **settings.params)
+except TConvInputError as err:
+    st.error(f"**Cannot compute this transposed convolution.** {err}")
+else:
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    with left:
+        view.formula(e)
+    with right:
+        view.torch_check(e)
+    steps, overlap, equivalent, models = st.tabs(
+        ["Step by step", "Overlap map", "As an ordinary convolution", "In the decoders"])
+    with steps:
+        view.step_player(e)
+    with overlap:
+        view.overlap_view(e)
+    with equivalent:
+        view.equivalent_view(e)
+    with models:
+        view.models_view()

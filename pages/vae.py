@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 import torch
 
+import ui
 from apcore import explore
 from apcore.defaults import default_config
-import ui
 from ui import controls, figures, images, sidebar, training
 from ui.explore import test_codes
 from ui.resources import dataset

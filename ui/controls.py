@@ -32,13 +32,16 @@ def architecture(page: str) -> str:
 
 
 def latent_size(page: str, family: str, dataset: str, default: int = 2) -> int:
-    """Latent-size slider 2..64; sizes with a trained model carry a check mark."""
+    """Latent-size slider 2..64, with the sizes already trained listed under it.
+
+    The marks stay out of the slider's own labels: a widget whose options change is a new widget
+    to Streamlit, and would jump back to its default when a training finishes."""
     key = f"{page}_latent"
     state.init(key, "latent", default, lambda v: MIN_LATENT <= v <= MAX_LATENT)
-    done = trained_latents(family, dataset)
     st.select_slider("Latent size", options=list(range(MIN_LATENT, MAX_LATENT + 1)), key=key,
-                     format_func=lambda d: f"{d} ✓" if d in done else str(d),
-                     help="✓ = already trained: appears at once. Others train on demand (about 20 s on a CPU).")
+                     help="Sizes already trained appear at once; others train on demand (about 20 s on a CPU).")
+    done = sorted(trained_latents(family, dataset))
+    st.caption("Trained: " + (", ".join(f"**{d}**" for d in done) if done else "none yet"))
     return state.sync(key, "latent")
 
 

@@ -31,7 +31,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     port = _free_port()
-    env = dict(os.environ, APCORE_EPOCHS="1", APCORE_TRAIN_LIMIT="2000",
+    env = dict(os.environ, APCORE_EPOCHS="1", APCORE_TRAIN_LIMIT="6000",
                APCORE_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("e2e-checkpoints")))
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")
     proc = subprocess.Popen(

@@ -1,0 +1,131 @@
+"""Clustering benchmark: every representation x algorithm x data set, scored on the 10,000 test images.
+
+    python bench/clustering.py                    # MNIST and Fashion-MNIST, writes bench/results/clustering.md
+    python bench/clustering.py --datasets mnist --no-write
+    python bench/clustering.py --no-umap          # skip the UMAP (N2D) rows
+
+The AE and VAE are the clustering page's defaults (``apcore.cluster.ae_config`` / ``vae_config``
+on each data set), loaded from ``checkpoints/`` or trained there first. Seconds are wall-clock for
+the clustering alone (UMAP included in its rows, computed once and shared by both algorithms; the
+first UMAP call of a process also pays numba's compilation, reported separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from apcore import cluster  # noqa: E402
+from apcore.cache import ModelStore  # noqa: E402
+from apcore.data import load_dataset  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "clustering.md"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def warm_umap() -> float:
+    """Seconds of umap-learn's import and first (numba-compiling) fit on a tiny array."""
+    import numpy as np
+
+    start = time.perf_counter()
+    cluster.umap_features(np.random.default_rng(0).random((200, 10), dtype=np.float32), n_neighbors=10)
+    return time.perf_counter() - start
+
+
+def bench_dataset(name: str, store: ModelStore, use_umap: bool, latent_dim: int) -> list[dict]:
+    data = load_dataset(name)
+    images, y = data.test_images, data.test_labels.numpy()
+    models = {}
+    for rep, config in (("ae", cluster.ae_config(latent_dim, name)), ("vae", cluster.vae_config(latent_dim, name))):
+        trained = store.get_or_train(config)
+        models[rep] = trained
+        print(f"# {name}: {trained.config.describe()}, {trained.config.epochs} epochs, trained in "
+              f"{trained.train_seconds:.1f} s on {trained.device}", flush=True)
+    reps = [("pixels", "none"), ("pca", "none"), ("ae", "none"), ("vae", "none")]
+    if use_umap:
+        reps += [("ae", "umap"), ("vae", "umap")]
+    rows = []
+    for rep, manifold in reps:
+        start = time.perf_counter()
+        if rep == "pixels":
+            x = cluster.pixel_features(images)
+        elif rep == "pca":
+            x = cluster.pca_features(images, 10)
+        else:
+            x = cluster.code_features(models[rep].model, images, store.device)
+        if manifold == "umap":
+            x = cluster.umap_features(x)
+        prep = time.perf_counter() - start
+        for algorithm in cluster.ALGORITHMS:
+            p = cluster.Pipeline(rep, algorithm, 10, "none", 10)
+            res = cluster.run(p, x, y)
+            label = cluster.Pipeline(rep, algorithm, 10, manifold, 10).label()
+            row = {"dataset": name, "representation": label, "algorithm": cluster.ALGORITHMS[algorithm],
+                   **res.scores, "seconds": prep + res.seconds}
+            rows.append(row)
+            print(f"| {name} | {label} | {row['algorithm']} | {row['cluster_acc']:.3f} | {row['cluster_nmi']:.3f} "
+                  f"| {row['cluster_ari']:.3f} | {row['seconds']:.1f} |", flush=True)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| data set | representation | algorithm | accuracy | NMI | ARI | seconds |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['representation']} | {r['algorithm']} | {r['cluster_acc']:.3f} "
+                     f"| {r['cluster_nmi']:.3f} | {r['cluster_ari']:.3f} | {r['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="mnist,fashion-mnist")
+    ap.add_argument("--latent-dim", type=int, default=10)
+    ap.add_argument("--no-umap", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    store = ModelStore(device="cpu")
+    use_umap = not args.no_umap and cluster.umap_available()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    head = (f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"load average {load:.1f} at start (shared machine: seconds are noisy)")
+    print(head, flush=True)
+    compile_s = warm_umap() if use_umap else None
+    if compile_s is not None:
+        print(f"# umap-learn import + first-call numba compilation: {compile_s:.1f} s", flush=True)
+    rows = []
+    for name in args.datasets.split(","):
+        rows += bench_dataset(name.strip(), store, use_umap, args.latent_dim)
+    text = table(rows)
+    print(text)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        notes = [f"Command: `python bench/clustering.py`. {head}."]
+        if compile_s is not None:
+            notes.append(f"umap-learn import + first-call numba compilation: {compile_s:.1f} s (once per process).")
+        notes.append(f"AE = MLP autoencoder, VAE = MLP VAE (its mean), latent {args.latent_dim}, each data set's "
+                     "page default training budget. PCA: 10 components. k = 10. UMAP (N2D): 10 components, "
+                     "20 neighbours, min_dist 0, seed 0.")
+        RESULTS.write_text("# Clustering the test set (10,000 images)\n\n" + "\n\n".join(notes) + "\n\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Script-run time of a slider move with cached models (target <= 150 ms, TARGETS.md).
+
+Runs the Autoencoder and VAE pages in Streamlit's AppTest, trains the models they need once
+(small budgets: the timing is of the page, not of training), then moves the latent slider between
+two cached sizes many times and reports the median and 90th percentile of the whole script run.
+AppTest's own overhead is included, so the figures are an upper bound on the server's.
+
+    python3 bench/rerun.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("APCORE_EPOCHS", "1")
+os.environ["APCORE_CHECKPOINT_DIR"] = tempfile.mkdtemp(prefix="rerun-bench-")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from bench.common import write_table  # noqa: E402
+from ui.resources import registry  # noqa: E402
+
+REPEATS = 20
+
+
+def settle(at: AppTest) -> AppTest:
+    at.run()
+    while registry().active():
+        time.sleep(0.2)
+    return at.run()
+
+
+def time_moves(page: str, key: str, values: tuple[int, int]) -> list[float]:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=600)
+    for v in values:  # train both once, and warm every per-model cache
+        at.select_slider(key=key).set_value(v) if at.select_slider else None
+        settle(at)
+        at.select_slider(key=key).set_value(v)
+        settle(at)
+    times = []
+    for i in range(REPEATS):
+        at.select_slider(key=key).set_value(values[i % 2])
+        start = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - start)
+        assert not at.exception, at.exception
+    return times
+
+
+def main() -> None:
+    rows = []
+    for page, key, values in (("autoencoder", "ae_latent", (2, 5)), ("vae", "vae_latent", (2, 5))):
+        t = sorted(time_moves(page, key, values))
+        rows.append([page, f"{values[0]} <-> {values[1]}", REPEATS, f"{statistics.median(t) * 1000:.0f}",
+                     f"{t[int(0.9 * len(t)) - 1] * 1000:.0f}", f"{t[-1] * 1000:.0f}"])
+    write_table("rerun", "Slider move with cached models: whole script run",
+                ["page", "latent sizes", "moves", "median ms", "p90 ms", "max ms"], rows,
+                "Target: <= 150 ms per script run. Includes AppTest's own overhead.")
+
+
+if __name__ == "__main__":
+    main()

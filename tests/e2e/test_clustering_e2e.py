@@ -1,0 +1,29 @@
+"""Browser: the clustering page draws its table; choosing another representation moves the marker."""
+
+import os
+
+os.environ.setdefault("APCORE_CLUSTER_LIMIT", "2000")  # read by the server the e2e fixture starts
+
+from tests.e2e.conftest import open_page, wait_for_app  # noqa: E402
+
+
+def table_text(page) -> str:
+    page.wait_for_function(
+        "() => { const t = document.querySelector('[data-testid=\"stTable\"]');"
+        " return t && t.innerText.includes('VAE latent'); }", timeout=240_000)
+    return page.locator('[data-testid="stTable"]').inner_text()
+
+
+def test_switching_representation_changes_the_table(page, app_url):
+    open_page(page, app_url, "clustering")
+    before = table_text(page)
+    assert "▶ AE latent" in before and "Raw pixels" in before
+    page.locator('[data-testid="stRadio"]').get_by_text("Raw pixels", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stTable\"]').innerText.includes('▶ Raw pixels')", timeout=120_000)
+    wait_for_app(page)
+    after = table_text(page)
+    assert after != before and "▶ AE latent" not in after
+    assert "rep=pixels" in page.url
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path="/tmp/clustering_e2e.png", full_page=True)
