@@ -11,11 +11,10 @@ import logging
 import sys
 import time
 
-from .cache import ModelStore
-from .config import DATASETS, FAMILIES, NOISES, ConfigError
-from .data import DataError
-from .defaults import TRAINING, default_config, warm_list
-from .train import Progress
+from .config import DATASETS, FAMILIES, NOISES, ConfigError, DataError
+from .defaults import default_config, warm_list
+
+# torch and scikit-learn load inside the commands: a mistyped argument answers at once.
 
 
 class UsageError(Exception):
@@ -58,7 +57,8 @@ def build_parser() -> Parser:
     return p
 
 
-def progress_bar(p: Progress) -> None:
+def progress_bar(p) -> None:
+    """Draw a ``train.Progress`` as one line on stderr."""
     width = 30
     done = int(width * p.fraction)
     losses = " ".join(f"{k} {v:.2f}" for k, v in p.losses.items())
@@ -80,12 +80,15 @@ def config_from_args(args):
 
 def cmd_train(args) -> int:
     config = config_from_args(args)
+    from .cache import ModelStore
+
     store = ModelStore(device=args.device)
     start = time.perf_counter()
     trained = store.get(config)
-    cached = trained is not None
-    if not cached:
+    if trained is None:
         trained = store.get_or_train(config, on_progress=None if args.json else progress_bar)
+    # Not "found by get": another process may have trained it while this one waited for the lock.
+    cached = trained.cached
     result = {"model": config.family, "key": config.key, "config": config.to_dict(), "device": trained.device,
               "cached": cached, "train_seconds": round(trained.train_seconds, 3),
               "wall_seconds": round(time.perf_counter() - start, 3), "metrics": trained.metrics}
@@ -100,6 +103,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_warm(args) -> int:
+    from .cache import ModelStore
+
     store = ModelStore(device=args.device)
     configs = warm_list()
     for i, config in enumerate(configs, 1):
@@ -112,6 +117,8 @@ def cmd_warm(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from .cache import ModelStore
+
     store = ModelStore()
     rows = store.summaries()
     if not rows:

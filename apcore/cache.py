@@ -137,9 +137,12 @@ class ModelStore:
         try:
             return self._read(path, config)
         except Exception as exc:  # any unreadable file is set aside, never a crash
-            aside = path.with_name(f"{path.stem}.corrupt-{int(time.time())}.pt")
+            aside = path.with_name(f"{path.stem}.corrupt-{time.time_ns()}.pt")
             log.warning("checkpoint %s unusable (%s); moved to %s and retraining", path.name, exc, aside.name)
-            os.replace(path, aside)
+            try:
+                os.replace(path, aside)
+            except FileNotFoundError:  # another process set it aside first
+                pass
             path.with_suffix(".json").unlink(missing_ok=True)
             return None
 

@@ -23,6 +23,10 @@ class ConfigError(ValueError):
     """A configuration that cannot describe a model; the message is fit for a user."""
 
 
+class DataError(RuntimeError):
+    """A data set that cannot be found or read; the message says which file and what to do."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything that decides what a trained model is.
@@ -58,7 +62,8 @@ class ModelConfig:
         object.__setattr__(self, "normal_classes", tuple(sorted({int(c) for c in self.normal_classes})))
         for name in ("noise_level", "beta", "lr"):
             object.__setattr__(self, name, float(getattr(self, name)))
-        if self.noise == "none":
+        if self.noise == "none" or (self.noise in NOISES and self.noise_level == 0.0):  # one model, not four
+            object.__setattr__(self, "noise", "none")
             object.__setattr__(self, "noise_level", 0.0)
         if not self.is_vae:
             object.__setattr__(self, "beta", 1.0)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ConfigError
+from .config import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,6 @@ CLASS_NAMES = {
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
-
-
-class DataError(RuntimeError):
-    """A data set that cannot be found or read; the message says which file and what to do."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""python -m apcore: the command line is a contract (outside checks use these names)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from apcore.config import ModelConfig
+from apcore.defaults import default_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--train-limit", "256", "--epochs", "1", "--device", "cpu"]
+CONTRACT_KEYS = {"model", "key", "config", "device", "cached", "train_seconds", "metrics"}
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli-checkpoints")
+
+
+def start(args, ckpt_dir):
+    # One intra-op thread: on a busy 2-core machine two OpenMP threads run ~10x slower.
+    env = {**os.environ, "APCORE_CHECKPOINT_DIR": str(ckpt_dir), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "apcore", *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(proc, timeout=240):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return proc.returncode, out, err
+
+
+def run(args, ckpt_dir):
+    return finish(start(args, ckpt_dir))
+
+
+BAD = {
+    "unknown model": (["train", "gan"], "invalid choice: 'gan'"),
+    "latent 0": (["train", "ae-mlp", "--latent-dim", "0"], "latent dimension"),
+    "latent 65": (["train", "vae-conv", "--latent-dim", "65"], "latent dimension"),
+    "latent not a number": (["train", "ae-mlp", "--latent-dim", "two"], "--latent-dim"),
+    "noise level 7": (["train", "ae-mlp", "--noise", "gaussian", "--noise-level", "7"], "noise level"),
+    "unknown noise": (["train", "ae-mlp", "--noise", "pink"], "--noise"),
+    "level without noise": (["train", "ae-mlp", "--noise-level", "0.3"], "--noise-level needs --noise"),
+    "class 11": (["train", "ae-mlp", "--normal-classes", "11"], "unknown class 11"),
+    "class x": (["train", "ae-mlp", "--normal-classes", "x"], "classes must be integers"),
+    "unknown dataset": (["train", "ae-mlp", "--dataset", "cifar"], "--dataset"),
+    "epochs 0": (["train", "ae-mlp", "--epochs", "0"], "epochs"),
+    "no command": ([], "command"),
+    "unknown command": (["fly"], "invalid choice"),
+}
+if not torch.cuda.is_available():
+    BAD["cuda without a GPU"] = (["train", "ae-mlp", "--device", "cuda"] + TINY[:4], "no CUDA GPU")
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_arguments_exit_2_with_one_line(name, capsys):
+    from apcore.__main__ import main
+
+    args, fragment = BAD[name]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
+    assert out == ""
+
+
+# The same contract end to end, as separate processes (in parallel: importing torch dominates).
+# One of each kind of failure: argparse's own, an argument type, a config that fails validation.
+PROCESS_CASES = ["unknown model", "class x", "noise level 7"]
+
+
+def test_bad_arguments_in_a_process(tmp_path):
+    procs = {name: start(BAD[name][0], tmp_path) for name in PROCESS_CASES}
+    failures = []
+    for name, proc in procs.items():
+        code, out, err = finish(proc)
+        lines = err.strip().splitlines()
+        if not (code == 2 and len(lines) == 1 and BAD[name][1] in lines[0] and "Traceback" not in err and out == ""):
+            failures.append((name, code, err, out))
+    assert failures == []
+    assert list(tmp_path.glob("*.pt")) == []  # nothing trained
+
+
+def test_train_json_then_cached_then_list(ckpt):
+    expected = default_config("ae-mlp", train_limit=256, epochs=1)
+    # A second, different model trained at the same time without --json: progress bar and text.
+    plain = start(["train", "vae-mlp", "--noise", "mask", "--latent-dim", "3", *TINY], ckpt)
+    code, out, err = run(["train", "ae-mlp", *TINY, "--json"], ckpt)
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert CONTRACT_KEYS <= set(result)
+    assert result["model"] == "ae-mlp" and result["device"] == "cpu"
+    assert result["cached"] is False and result["train_seconds"] > 0
+    assert result["key"] == expected.key
+    assert ModelConfig.from_dict(result["config"]) == expected
+    assert set(result["metrics"]) == {"test_recon", "cluster_acc", "cluster_nmi", "cluster_ari"}
+    assert (ckpt / f"{expected.key}.pt").is_file()
+
+    code, out, err = run(["train", "ae-mlp", *TINY, "--json"], ckpt)
+    assert code == 0, err
+    again = json.loads(out.strip().splitlines()[-1])
+    assert again["cached"] is True
+    assert again["key"] == result["key"] and again["metrics"] == result["metrics"]
+    assert again["train_seconds"] == result["train_seconds"]  # the stored training, not a new one
+
+    code, out, err = finish(plain)
+    assert code == 0, err
+    vae = default_config("vae-mlp", noise="mask", noise_level=0.5, latent_dim=3, train_limit=256, epochs=1)
+    assert f"{vae.describe()}: trained in" in out  # --noise alone means level 0.5
+    assert "psnr_denoised" in out and "test_kl" in out
+    assert "epoch 1/1" in err and "[" in err  # the progress bar
+
+    code, out, err = run(["list"], ckpt)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    assert any(line.startswith(expected.key[:12]) and "ae-mlp" in line for line in lines)
+    assert any(line.startswith(vae.key[:12]) and "vae-mlp" in line and "psnr_denoised=" in line for line in lines)
+
+
+def test_list_empty(tmp_path, monkeypatch, capsys):
+    from apcore.__main__ import main
+
+    monkeypatch.setenv("APCORE_CHECKPOINT_DIR", str(tmp_path))
+    assert main(["list"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.strip() == f"no cached models in {tmp_path}"

@@ -1,0 +1,181 @@
+"""apcore.models: one contract test for every family, and the loss terms against torch's own."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import Normal, kl_divergence
+
+from apcore import models
+from apcore.config import FAMILIES, ModelConfig
+from apcore.data import load_dataset, to_float
+from apcore.models import kl_per_dim
+
+LATENTS = (2, 7, 64)
+B = 5
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine two OpenMP threads run ~10x slower, not faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return to_float(load_dataset("mnist").train_images[:32])
+
+
+def build(family, latent_dim=8, beta=1.0, seed=0):
+    torch.manual_seed(seed)
+    return models.build(ModelConfig(family=family, latent_dim=latent_dim, beta=beta))
+
+
+@pytest.mark.parametrize("latent_dim", LATENTS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_contract(family, latent_dim, images):
+    model = build(family, latent_dim)
+    x = images[:B]
+    expected_class = {"ae-mlp": models.MLPAutoencoder, "ae-conv": models.ConvAutoencoder,
+                      "vae-mlp": models.MLPVAE, "vae-conv": models.ConvVAE}[family]
+    assert type(model) is expected_class
+    assert model.latent_dim == latent_dim
+    assert model.is_vae == family.startswith("vae")
+
+    code = model.encode(x)
+    if model.is_vae:
+        mu, logvar = code
+        assert mu.shape == logvar.shape == (B, latent_dim)
+        logits, mu2, logvar2 = model(x)
+        assert torch.equal(mu, mu2) and torch.equal(logvar, logvar2)
+        assert torch.equal(model.embed(x), mu)  # the deterministic code is the mean
+    else:
+        assert code.shape == (B, latent_dim)
+        logits = model(x)
+        assert torch.equal(model.embed(x), code)
+    assert logits.shape == (B, 1, 28, 28)
+
+    z = torch.randn(B, latent_dim) * 10  # far out, where a missing sigmoid would show
+    out = model.decode(z)
+    assert out.shape == (B, 1, 28, 28)
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.allclose(out, torch.sigmoid(model.decode_logits(z)))
+
+    rec = model.reconstruct(x)
+    assert rec.shape == (B, 1, 28, 28) and rec.min() >= 0 and rec.max() <= 1
+    assert torch.equal(rec, model.reconstruct(x))  # deterministic, even for a VAE
+
+    terms = model.loss(x)
+    assert set(terms) == ({"loss", "recon", "kl"} if model.is_vae else {"loss", "recon"})
+    for v in terms.values():
+        assert v.shape == () and torch.isfinite(v)
+    per_image = model.loss_terms(x, x)
+    assert all(v.shape == (B,) for v in per_image.values())
+
+    model.zero_grad()
+    terms["loss"].backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert any(p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_build_uses_config(family):
+    a, b = build(family, 3, seed=0), build(family, 3, seed=0)
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        assert torch.equal(p, q), name  # same seed, same initial weights
+
+
+def test_mlp_widths_follow_the_lecture():
+    sizes = [m.out_features for m in build("ae-mlp", 10).encoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert sizes == [512, 256, 10]
+    decoder = [m.out_features for m in build("ae-mlp", 10).decoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert decoder == [256, 512, 784]
+
+
+@pytest.mark.parametrize("family", ["ae-conv", "vae-conv"])
+def test_conv_decoder_uses_transposed_convolution(family):
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in build(family).decoder.modules())
+
+
+# -- loss terms against torch oracles ----------------------------------------------------------
+def test_kl_per_dim_against_torch_distributions():
+    torch.manual_seed(0)
+    mu = torch.randn(16, 7) * 2
+    logvar = torch.randn(16, 7) * 1.5
+    expected = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0))
+    assert torch.allclose(kl_per_dim(mu, logvar), expected, atol=1e-5, rtol=1e-5)
+    assert torch.allclose(kl_per_dim(torch.zeros(3, 4), torch.zeros(3, 4)), torch.zeros(3, 4))
+
+
+@pytest.mark.parametrize("family", ["vae-mlp", "vae-conv"])
+def test_vae_terms_against_oracles(family, images):
+    model = build(family, 6, beta=1.0)
+    x = images[:8]
+    terms = model.loss_terms(x, x, torch.Generator().manual_seed(3))
+    # The same generator seed draws the same eps, so the forward pass is reproduced exactly.
+    logits, mu, logvar = model(x, torch.Generator().manual_seed(3))
+    kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(1)
+    bce = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1)
+    assert torch.allclose(terms["kl"], kl, rtol=1e-4, atol=1e-4)
+    assert torch.allclose(terms["recon"], bce, rtol=1e-4, atol=1e-2)
+    assert torch.allclose(terms["loss"], bce + kl, rtol=1e-4, atol=1e-2)
+    means = model.loss(x, x, torch.Generator().manual_seed(3))
+    assert torch.allclose(means["kl"], kl.mean(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["ae-mlp", "ae-conv"])
+def test_ae_recon_against_bce(family, images):
+    model = build(family, 6)
+    x = images[:8]
+    target = (x > 0.5).float()  # any target in [0, 1] works; binary makes it differ from x
+    bce = F.binary_cross_entropy(torch.sigmoid(model(x)), target, reduction="none").flatten(1).sum(1)
+    terms = model.loss_terms(x, target)
+    assert torch.allclose(terms["recon"], bce, rtol=1e-4, atol=1e-2)
+    assert torch.equal(terms["loss"], terms["recon"])
+    assert torch.allclose(model.loss(x, target)["loss"], bce.mean(), rtol=1e-4)
+
+
+def test_loss_uses_target_not_input(images):
+    model = build("ae-mlp")
+    x = images[:4]
+    assert not torch.allclose(model.loss(x, torch.zeros_like(x))["recon"], model.loss(x)["recon"])
+
+
+def test_loss_finite_when_saturated():
+    # Logits far beyond float32's sigmoid saturation: a loss computed from probabilities gives inf.
+    model = build("ae-mlp", 2)
+    with torch.no_grad():
+        model.decoder[-1].bias.fill_(200.0)
+    x = torch.zeros(2, 1, 28, 28)
+    assert torch.isfinite(model.loss(x)["recon"])
+    assert model.loss(x)["recon"].item() == pytest.approx(784 * 200, rel=2e-2)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 4.0])
+@pytest.mark.parametrize("family", ["vae-mlp", "vae-conv"])
+def test_beta_weights_kl(family, beta, images):
+    model = build(family, 5, beta=beta)
+    assert model.beta == beta
+    t = model.loss_terms(images[:6], images[:6], torch.Generator().manual_seed(0))
+    assert torch.allclose(t["loss"], t["recon"] + beta * t["kl"])
+    assert (t["kl"] > 0).all()
+
+
+# -- learning ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("family", FAMILIES)
+def test_overfits_one_batch(family, images):
+    torch.set_flush_denormal(True)  # as the trainer does: otherwise Adam's denormals slow this 20x
+    model = build(family, 8)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    first = model.loss(images, images, gen)["loss"].item()
+    for _ in range(150):
+        loss = model.loss(images, images, gen)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    last = model.loss(images, images, gen)["loss"].item()
+    assert last < first / 3.5, (first, last)

@@ -1,0 +1,197 @@
+"""apcore.train: one trainer for reconstruction, denoising and one-class; seeded; cancellable."""
+
+import math
+
+import pytest
+import torch
+
+from apcore import models, train
+from apcore.config import ModelConfig
+from apcore.data import load_dataset
+from apcore.train import Cancelled, Progress, fit, pick_device, training_images
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine two OpenMP threads run ~10x slower, not faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_dataset("mnist")
+
+
+def tiny(**changes) -> ModelConfig:
+    return ModelConfig(**{"family": "ae-mlp", "train_limit": 512, "epochs": 1, "batch_size": 64, **changes})
+
+
+def trained(config, data, **kwargs):
+    torch.manual_seed(config.seed)
+    model = models.build(config)
+    history = fit(model, config, data, CPU, **kwargs)
+    return model, history
+
+
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+@pytest.mark.parametrize("family", ["ae-mlp", "vae-conv"])
+def test_reproducible_on_cpu(family, mnist):
+    config = tiny(family=family, epochs=2, train_limit=256)
+    a, ha = trained(config, mnist)
+    b, hb = trained(config, mnist)
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+    assert without_seconds(ha) == without_seconds(hb)
+    c, hc = trained(config.replace(seed=1), mnist)
+    assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))
+    assert without_seconds(ha) != without_seconds(hc)
+
+
+def test_history_and_learning(mnist):
+    config = tiny(family="vae-mlp", epochs=2)
+    model, history = trained(config, mnist)
+    assert [row["epoch"] for row in history] == [1, 2]
+    for row in history:
+        assert set(row) == {"epoch", "loss", "recon", "kl", "seconds"}
+        assert math.isfinite(row["loss"]) and row["seconds"] > 0
+        assert row["loss"] == pytest.approx(row["recon"] + row["kl"], rel=1e-4)
+    assert history[1]["loss"] < history[0]["loss"]
+    assert history[0]["loss"] < 544  # below the untrained ~784 * ln 2
+    assert not model.training  # left in evaluation mode
+
+
+def test_progress_callback(mnist):
+    config = tiny(epochs=2, train_limit=512, batch_size=100)  # 5 full batches; the ragged 12 dropped
+    seen: list[Progress] = []
+    _, history = trained(config, mnist, on_progress=seen.append)
+    assert seen, "never called"
+    for p in seen:
+        assert p.epochs == 2 and 1 <= p.epoch <= 2
+        assert p.steps == 5 and 1 <= p.step <= 5
+        assert set(p.losses) == {"loss", "recon"} and all(math.isfinite(v) for v in p.losses.values())
+        assert 0 < p.fraction <= 1
+    # The last step of every epoch is always reported, whatever the rate limit.
+    ends = [p for p in seen if p.step == p.steps]
+    assert [p.epoch for p in ends] == [1, 2]
+    assert seen[-1].fraction == 1.0
+    fractions = [p.fraction for p in seen]
+    elapsed = [p.elapsed for p in seen]
+    assert fractions == sorted(fractions) and elapsed == sorted(elapsed)
+    # The end-of-epoch running mean is the epoch's history row.
+    assert ends[0].losses["loss"] == pytest.approx(history[0]["loss"], rel=1e-6)
+
+
+def test_cancel(mnist):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) >= 3
+
+    seen = []
+    with pytest.raises(Cancelled):
+        trained(tiny(), mnist, on_progress=seen.append, should_stop=should_stop)
+    assert len(calls) == 3  # asked before every step, stopped at once
+    assert all(p.step <= 2 for p in seen)
+
+
+def test_training_images_one_class(mnist):
+    config = tiny(normal_classes=(3, 7), train_limit=300)
+    images = training_images(config, mnist)
+    keep = [i for i, label in enumerate(mnist.train_labels.tolist()) if label in (3, 7)][:300]
+    assert len(images) == 300
+    assert torch.equal(images, mnist.train_images[keep])
+    # All classes: the first train_limit images, in order.
+    assert torch.equal(training_images(tiny(train_limit=50), mnist), mnist.train_images[:50])
+    assert len(training_images(tiny(train_limit=0), mnist)) == 60000
+
+
+def test_one_class_fit_sees_only_normal_classes(mnist, monkeypatch):
+    config = tiny(normal_classes=(1,), train_limit=256)
+    normal = {bytes(img.numpy()) for img in mnist.train_images[mnist.train_labels == 1]}
+    batches = []
+    model = models.build(config)
+    original = model.loss
+    monkeypatch.setattr(model, "loss", lambda x, target, gen: batches.append(target) or original(x, target, gen))
+    fit(model, config, mnist, CPU)
+    assert len(batches) == 256 // 64
+    images = (torch.cat(batches) * 255).round().to(torch.uint8).squeeze(1)
+    assert all(bytes(img.numpy()) in normal for img in images)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "salt-pepper", "mask"])
+def test_denoising_corrupts_input_not_target(noise, mnist, monkeypatch):
+    config = tiny(noise=noise, noise_level=0.4, train_limit=128)
+    seen = []
+    model = models.build(config)
+    original = model.loss
+    monkeypatch.setattr(model, "loss", lambda x, target, gen: seen.append((x, target)) or original(x, target, gen))
+    history = fit(model, config, mnist, CPU)
+    assert math.isfinite(history[0]["loss"])
+    x, target = seen[0]
+    clean = (target * 255).round()
+    assert torch.allclose(target * 255, clean, atol=1e-3)  # the target is a clean uint8 image
+    assert not torch.equal(x, target)
+    assert x.min() >= 0 and x.max() <= 1
+
+
+def test_plain_reconstruction_target_is_input(mnist, monkeypatch):
+    config = tiny(train_limit=128)
+    seen = []
+    model = models.build(config)
+    original = model.loss
+    monkeypatch.setattr(model, "loss", lambda x, target, gen: seen.append((x, target)) or original(x, target, gen))
+    fit(model, config, mnist, CPU)
+    assert all(torch.equal(x, t) for x, t in seen)
+
+
+def test_flush_denormal_on_cpu(mnist):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    tiny_float = torch.tensor([1e-40], dtype=torch.float32)
+    assert (tiny_float * 1.0).item() != 0.0  # a denormal survives while flushing is off
+    trained(tiny(train_limit=64), mnist)
+    assert (torch.tensor([1e-40], dtype=torch.float32) * 1.0).item() == 0.0
+
+
+def test_pick_device():
+    assert pick_device("cpu") == CPU
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            pick_device("cuda")
+
+
+def test_batch_larger_than_data(mnist):
+    # batch_size > train_limit: one full-data batch per epoch rather than zero steps.
+    _, history = trained(tiny(train_limit=50, batch_size=128), mnist)
+    assert len(history) == 1 and math.isfinite(history[0]["loss"])
+
+
+def test_trainer_uses_its_own_generator(mnist):
+    # Every random draw (shuffle, noise, VAE sampling) comes from the config's seed, so another
+    # thread seeding or drawing from torch's global generator cannot change a training.
+    config = tiny(family="vae-mlp", noise="gaussian", noise_level=0.3, train_limit=128)
+    torch.manual_seed(0)
+    model = models.build(config)
+    state = torch.get_rng_state()
+    fit(model, config, mnist, CPU)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_progress_rate_limited(mnist, monkeypatch):
+    monkeypatch.setattr(train, "PROGRESS_EVERY_S", 3600.0)
+    seen = []
+    trained(tiny(train_limit=512, batch_size=64), mnist, on_progress=seen.append)
+    # The first step (nothing reported yet) and the epoch's last step only.
+    assert [(p.step, p.steps) for p in seen] == [(1, 8), (8, 8)]
