@@ -197,11 +197,9 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
         eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return (x + level * eps).clamp_(0.0, 1.0)
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    # torch.where, not boolean indexing: no host synchronisation, so it can sit in a CUDA graph.
     if noise == "salt-pepper":
-        out = x.clone()
-        out[u < level / 2] = 0.0
-        out[(u >= level / 2) & (u < level)] = 1.0
-        return out
+        return torch.where(u < level / 2, 0.0, torch.where(u < level, 1.0, x))
     if noise == "mask":
         return x.masked_fill(u < level, 0.0)
     raise ConfigError(f"unknown noise {noise!r}")
