@@ -27,7 +27,8 @@ def test_graphed_training_matches_eager(family, extra, monkeypatch):
     assert abs(results[True] - results[False]) / results[False] < 0.05, results
 
 
-def test_graphed_training_cancels():
+def test_graphed_training_cancels(monkeypatch):
+    monkeypatch.setattr(train, "CUDA_GRAPHS", True)
     config = default_config("ae-mlp", latent_dim=4, epochs=3, train_limit=6000)
     calls = []
     with pytest.raises(train.Cancelled):
