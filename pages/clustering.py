@@ -1,6 +1,129 @@
-"""Clustering (being built)."""
+"""Clustering: which representation makes the classes cluster — pixels, PCA, the AE code, the VAE code?"""
 
 import streamlit as st
+import torch
 
-st.title("Clustering")
-st.info("This page is being built.")
+import ui
+from apcore import cluster
+from ui import clustering as view
+from ui import sidebar, state
+from ui.images import montage
+from ui.resources import dataset
+from ui.training import trained_model
+
+LATENTS = (2, 5, 10, 20)
+VIEWS = {"auto": "native if 2-D, else PCA", "pca": "PCA", "tsne": "t-SNE (2,000 points)"}
+
+ui.require_app()
+
+st.title("Clustering in latent space")
+st.markdown("Cluster the **test images** without their labels, then score the clusters against "
+            "the true labels: **accuracy** after the best one-to-one matching of clusters to labels "
+            "(Hungarian), **NMI** and **ARI** (1 = perfect, ~0 = chance).")
+
+name = sidebar.dataset()
+class_names = dataset(name).class_names
+
+state.init("cluster_rep", "rep", "ae", lambda v: v in cluster.REPRESENTATIONS)
+state.init("cluster_algo", "algo", "kmeans", lambda v: v in cluster.ALGORITHMS)
+state.init("cluster_k", "k", 10, lambda v: 2 <= v <= 20)
+state.init("cluster_latent", "latent", 10, lambda v: v in LATENTS)
+state.init("cluster_pca", "pca", 10, lambda v: 2 <= v <= 50)
+state.init("cluster_umap", "umap", False)
+state.init("cluster_view", "view", "auto", lambda v: v in VIEWS)
+
+c1, c2, c3 = st.columns([5, 2, 3])
+rep = c1.radio("Representation", list(cluster.REPRESENTATIONS), key="cluster_rep",
+               format_func=cluster.REPRESENTATIONS.get, horizontal=True)
+algo = c2.selectbox("Algorithm", list(cluster.ALGORITHMS), key="cluster_algo", format_func=cluster.ALGORITHMS.get)
+k = c3.slider("Number of clusters", 2, 20, key="cluster_k")
+c1, c2, c3, c4 = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
+umap_on = c1.toggle("UMAP first (N2D)", key="cluster_umap",
+                    help="AE/VAE code → UMAP (10 dims, 20 neighbours, min_dist 0) → clustering: McConville "
+                         "et al., N2D (2020). Up to a minute per model the first time, then cached.")
+latent = c2.select_slider("AE / VAE latent", LATENTS, key="cluster_latent")
+pca_n = c3.slider("PCA components", 2, 50, key="cluster_pca")
+method = c4.selectbox("2-D view", list(VIEWS), key="cluster_view", format_func=VIEWS.get)
+for key, param in [("cluster_rep", "rep"), ("cluster_algo", "algo"), ("cluster_k", "k"), ("cluster_latent", "latent"),
+                   ("cluster_pca", "pca"), ("cluster_umap", "umap"), ("cluster_view", "view")]:
+    state.sync(key, param)
+if umap_on and not cluster.umap_available():
+    st.warning("UMAP is not installed on this server (`pip install umap-learn`): showing codes without it.")
+    umap_on = False
+
+left, right = st.columns(2)
+with left:
+    ae = trained_model(cluster.ae_config(latent, name))
+with right:
+    vae = trained_model(cluster.vae_config(latent, name))
+models = {"ae": ae, "vae": vae}
+
+
+def pipeline(representation: str, manifold: str = "none") -> cluster.Pipeline:
+    return cluster.Pipeline(representation, algo, k, manifold, pca_n)
+
+
+def compute(p: cluster.Pipeline) -> cluster.Result:
+    m = models.get(p.representation)
+    return view.result(name, p, m.config.key if m else None, m.model if m else None)
+
+
+wanted = [pipeline(r) for r in cluster.REPRESENTATIONS if r in ("pixels", "pca") or models[r] is not None]
+if umap_on:
+    wanted += [pipeline(r, "umap") for r in ("ae", "vae") if models[r] is not None]
+with st.spinner("Clustering every representation (first time: up to a minute with UMAP)…"):
+    results = [compute(p) for p in wanted]
+
+selected = pipeline(rep, "umap" if umap_on and rep in ("ae", "vae") else "none")
+st.subheader(f"Scores: {cluster.ALGORITHMS[algo]}, k = {k}")
+st.caption(f"On the {len(view.test_set(name)[1]):,} test images of {name}.")
+view.show_scores(view.scores_frame(results), selected.label())
+st.caption("Seconds: the clustering (and UMAP) on this server, the first time; every result is cached. "
+           "Bold green: best in its column. Shaded: the representation shown below.")
+
+model = models.get(rep)
+if rep in models and model is None:
+    st.info("The model for this representation is training; its row and pictures appear when it is done.")
+    st.stop()
+
+res = next(r for r in results if r.pipeline == selected)
+_, y = view.test_set(name)
+counts = cluster.confusion(y, res.labels, k, len(class_names))
+names = view.cluster_names(counts, class_names)
+order = cluster.cluster_order(counts)
+mkey = model.config.key if model else None
+
+st.subheader(f"{selected.label()}: {res.scores['cluster_acc']:.0%} accuracy")
+left, right = st.columns([3, 2])
+with left:
+    with st.spinner("2-D projection…"):
+        points, index, used = view.projection(name, rep, pca_n, selected.manifold, method, mkey,
+                                              model.model if model else None)
+    axes = {"native": ("z1", "z2"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}[used]
+    what = {"native": "the 2-D code itself", "pca": "PCA of the representation",
+            "tsne": f"t-SNE of {len(index):,} random test images"}[used]
+    fig = view.cluster_scatter(points, index, res.labels, y, names, class_names, f"Clusters — {what}", axes)
+    st.plotly_chart(fig, key="cluster_scatter", config={"displayModeBar": False})
+    shown = min(len(index), view.SCATTER_MAX_POINTS)
+    st.caption(f"{shown:,} points drawn" + (f" of {len(index):,}" if shown < len(index) else "")
+               + ". Hover a point for its true label; click a legend entry to hide a cluster.")
+with right:
+    st.plotly_chart(view.confusion_heatmap(counts[order], [names[c] for c in order], class_names),
+                    key="cluster_confusion", config={"displayModeBar": False})
+
+if model is not None:
+    images, _ = view.test_set(name)
+    codes = view.features(name, rep, pca_n, "none", mkey, model.model)
+    centres = cluster.decode_centres(model.model, cluster.cluster_centres(codes, res.labels, k),
+                                     next(model.model.parameters()).device)
+    members = cluster.cluster_members(res.labels, k, per_cluster=8)
+    st.subheader("What each cluster looks like")
+    st.caption("Left: the decoder's image of each cluster's centre (the mean code of its members). "
+               "Right: eight random members. Rows sorted by majority label.")
+    for c in order:
+        a, b, m = st.columns([1, 1, 8], vertical_alignment="center")
+        a.markdown(f"**{names[c]}**  \n{int(counts[c].sum()):,} images")
+        b.image(montage(centres[c:c + 1], nrow=1, upscale=3))
+        idx = members[c][members[c] >= 0]
+        if len(idx):
+            m.image(montage(images[torch.as_tensor(idx)].unsqueeze(1).float() / 255, nrow=8, upscale=3))

@@ -1,0 +1,251 @@
+"""Which representation makes the test set cluster? Pixels, PCA, AE and VAE codes, then a clustering.
+
+A pipeline is *representation -> optional manifold step -> algorithm*, scored against the true
+labels with :func:`apcore.metrics.cluster_scores` (accuracy under the Hungarian matching, NMI, ARI).
+
+- representations: raw pixels (784 features), PCA, the AE code, the VAE mean.
+- manifold step: UMAP to 10 dimensions, 20 neighbours, ``min_dist=0`` before clustering — the N2D
+  recipe (McConville et al., 2020, "N2D: (Not Too) Deep Clustering via Clustering the Local
+  Manifold of an Autoencoded Embedding"). Plain k-means on a briefly trained AE code reaches ~0.6
+  accuracy on MNIST; the same code through UMAP ~0.85 (``bench/clustering.py``). UMAP
+  (``umap-learn``) is imported only when asked for: the import alone costs seconds.
+- algorithms: k-means (:func:`apcore.metrics.kmeans_labels`) and a Gaussian mixture.
+
+Everything is fitted on the images being clustered (the test set), as k-means is: no labels used.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.mixture import GaussianMixture
+
+from .config import NUM_CLASSES, ModelConfig
+from .defaults import default_config
+from .metrics import cluster_scores, encode_images, kmeans_labels
+from .models import Autoencoder
+
+REPRESENTATIONS = {"pixels": "Raw pixels", "pca": "PCA", "ae": "AE latent", "vae": "VAE latent (mean)"}
+ALGORITHMS = {"kmeans": "k-means", "gmm": "Gaussian mixture"}
+MANIFOLDS = {"none": "none", "umap": "UMAP (N2D)"}
+# A full covariance per component costs d^2 parameters: fine for codes, singular and slow for 784
+# pixels (the always-black border has zero variance). Above this many features: diagonal.
+GMM_FULL_MAX_FEATURES = 64
+UMAP_OPTIONS = dict(n_components=10, n_neighbors=20, min_dist=0.0)  # N2D's settings
+# The clustering AE: 4 epochs (the page budget) at batch 64 instead of 256: four times the Adam
+# steps. Measured (bench/clustering.py): k-means 0.61 -> 0.69 on its MNIST code, with UMAP 0.75-0.83
+# -> 0.90. page_defaults()["clustering"] repeats these numbers.
+AE_TRAINING = {"batch_size": 64, "lr": 1e-3}
+TSNE_MAX_POINTS = 2000  # t-SNE of 2,000 points: ~5 s on 2 cores (10,000 take over a minute)
+
+
+def ae_config(latent_dim: int = 10, dataset: str = "mnist") -> ModelConfig:
+    """The MLP autoencoder whose code the clustering page clusters."""
+    return default_config("ae-mlp", latent_dim=latent_dim, dataset=dataset, **AE_TRAINING)
+
+
+def vae_config(latent_dim: int = 10, dataset: str = "mnist") -> ModelConfig:
+    """The MLP VAE whose mean the clustering page clusters (its ordinary budget)."""
+    return default_config("vae-mlp", latent_dim=latent_dim, dataset=dataset)
+
+
+def test_limit() -> int:
+    """``APCORE_CLUSTER_LIMIT``: cluster only the first N test images (tiny runs for tests); 0 = all."""
+    return int(os.environ.get("APCORE_CLUSTER_LIMIT") or 0)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One way of clustering: representation, optional manifold step, algorithm, k.
+
+    pca_components only matters for ``representation="pca"``.
+    """
+
+    representation: str = "ae"
+    algorithm: str = "kmeans"
+    k: int = NUM_CLASSES
+    manifold: str = "none"
+    pca_components: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.representation != "pca":  # irrelevant then: equal pipelines get equal cache keys
+            object.__setattr__(self, "pca_components", 10)
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"unknown representation {self.representation!r}")
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}")
+        if self.manifold not in MANIFOLDS:
+            raise ValueError(f"unknown manifold step {self.manifold!r}")
+        if not 2 <= self.k <= 50:
+            raise ValueError(f"number of clusters must lie in [2, 50], got {self.k}")
+        if not 1 <= self.pca_components <= 784:
+            raise ValueError(f"PCA components must lie in [1, 784], got {self.pca_components}")
+
+    def label(self) -> str:
+        """Row name for tables, e.g. ``AE latent → UMAP (N2D)`` or ``PCA (10)``."""
+        name = REPRESENTATIONS[self.representation]
+        if self.representation == "pca":
+            name += f" ({self.pca_components})"
+        if self.manifold != "none":
+            name += f" → {MANIFOLDS[self.manifold]}"
+        return name
+
+
+# -- representations -------------------------------------------------------------------------
+
+def pixel_features(images: torch.Tensor) -> np.ndarray:
+    """uint8 images (N, 28, 28) -> float32 array of shape (N, 784) in [0, 1]."""
+    return images.reshape(len(images), -1).float().div(255.0).numpy()
+
+
+def pca_features(images: torch.Tensor, n_components: int, seed: int = 0) -> np.ndarray:
+    """Principal components of the pixels, fitted on ``images`` themselves: (N, n_components)."""
+    return PCA(n_components=n_components, random_state=seed).fit_transform(pixel_features(images))
+
+
+def code_features(model: Autoencoder, images: torch.Tensor, device: torch.device | str = "cpu") -> np.ndarray:
+    """The model's deterministic codes (the mean for a VAE): (N, latent_dim)."""
+    return encode_images(model, images, torch.device(device))
+
+
+def umap_features(features: np.ndarray, seed: int = 0, **options) -> np.ndarray:
+    """UMAP embedding of ``features`` (N, d) -> (N, 10) with N2D's settings unless overridden.
+
+    Seeded, hence single-threaded (umap-learn ignores ``n_jobs`` with a ``random_state``)."""
+    try:
+        import umap  # noqa: PLC0415 - heavy (numba); only when the manifold step is asked for
+    except ImportError:
+        raise RuntimeError("the UMAP step needs the package umap-learn (pip install umap-learn)") from None
+    import warnings
+
+    opts = {**UMAP_OPTIONS, **options}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        return umap.UMAP(random_state=seed, **opts).fit_transform(features).astype(np.float32)
+
+
+def umap_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+# -- algorithms ------------------------------------------------------------------------------
+
+def cluster(features: np.ndarray, algorithm: str = "kmeans", k: int = NUM_CLASSES, seed: int = 0) -> np.ndarray:
+    """Cluster ids of shape (N,) for ``features`` (N, d).
+
+    kmeans: :func:`apcore.metrics.kmeans_labels` (k-means++, 10 restarts). gmm: a Gaussian mixture
+    (EM from a k-means start), full covariances up to ``GMM_FULL_MAX_FEATURES`` features, diagonal above.
+    """
+    if algorithm == "kmeans":
+        return kmeans_labels(features, k, seed)
+    if algorithm == "gmm":
+        cov = "full" if features.shape[1] <= GMM_FULL_MAX_FEATURES else "diag"
+        gmm = GaussianMixture(k, covariance_type=cov, reg_covar=1e-4, random_state=seed)
+        return gmm.fit_predict(features)
+    raise ValueError(f"unknown algorithm {algorithm!r}")
+
+
+@dataclass
+class Result:
+    """One pipeline run on N images: ``labels`` (N,), scores, and the seconds it took."""
+
+    pipeline: Pipeline
+    labels: np.ndarray
+    scores: dict[str, float]
+    seconds: float
+
+
+def run(pipeline: Pipeline, features: np.ndarray, y_true: np.ndarray) -> Result:
+    """Manifold step (if any), cluster, score against ``y_true`` (N,). ``features`` (N, d) is the
+    representation already computed (pixels, PCA or codes)."""
+    start = time.perf_counter()
+    x = umap_features(features, pipeline.seed) if pipeline.manifold == "umap" else features
+    labels = cluster(x, pipeline.algorithm, pipeline.k, pipeline.seed)
+    return Result(pipeline, labels, cluster_scores(y_true, labels), time.perf_counter() - start)
+
+
+# -- reading a clustering ----------------------------------------------------------------------
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int, n_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Counts of shape (k, n_classes): row = cluster, column = true label."""
+    counts = np.zeros((k, n_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_pred), np.asarray(y_true)), 1)
+    return counts
+
+
+def cluster_order(counts: np.ndarray) -> np.ndarray:
+    """Clusters sorted by their majority label (then size): a confusion matrix with a clear diagonal.
+
+    counts : (k, n_classes) from :func:`confusion`. Returns a permutation of range(k)."""
+    majority = counts.argmax(1)
+    return np.lexsort((-counts.sum(1), majority))
+
+
+def project_2d(features: np.ndarray, method: str = "auto", max_points: int = TSNE_MAX_POINTS,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """A 2-D view of ``features`` (N, d): points (M, 2), their row indices (M,), and the method used.
+
+    method: "auto" (the features themselves when d = 2, else PCA), "pca", or "tsne". t-SNE runs on
+    a random subsample of ``max_points`` rows (its cost grows faster than N); PCA shows all rows.
+    """
+    n, d = features.shape
+    if method == "auto":
+        method = "native" if d == 2 else "pca"
+    if method == "native" or d == 2:
+        return features[:, :2].astype(np.float32), np.arange(n), "native"
+    if method == "pca":
+        return PCA(2, random_state=seed).fit_transform(features).astype(np.float32), np.arange(n), "pca"
+    if method == "tsne":
+        idx = np.arange(n)
+        if n > max_points:
+            idx = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+        x = features[idx]
+        if x.shape[1] > 50:  # the usual t-SNE preprocessing: PCA to 50 first
+            x = PCA(50, random_state=seed).fit_transform(x)
+        perplexity = min(30.0, (len(idx) - 1) / 3)
+        points = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+        return points.astype(np.float32), idx, "tsne"
+    raise ValueError(f"unknown 2-D projection {method!r}")
+
+
+def cluster_centres(codes: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Mean code of each cluster's members: (k, d); NaN rows for empty clusters.
+
+    Taken in the model's code space whatever the pipeline clustered in (UMAP output cannot be
+    decoded), so any clustering of AE/VAE codes has centres the decoder can draw."""
+    centres = np.full((k, codes.shape[1]), np.nan, dtype=np.float32)
+    for c in range(k):
+        members = labels == c
+        if members.any():
+            centres[c] = codes[members].mean(0)
+    return centres
+
+
+@torch.no_grad()
+def decode_centres(model: Autoencoder, centres: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Decoded centres (k, 1, 28, 28) in [0, 1]; an empty cluster (NaN centre) decodes to black."""
+    z = torch.from_numpy(np.nan_to_num(centres, nan=0.0)).float().to(device)
+    images = model.eval().decode(z).cpu()
+    images[torch.from_numpy(np.isnan(centres).any(1))] = 0.0
+    return images
+
+
+def cluster_members(labels: np.ndarray, k: int, per_cluster: int, seed: int = 0) -> np.ndarray:
+    """Up to ``per_cluster`` random member indices of each cluster: (k, per_cluster), -1 = none."""
+    rng = np.random.default_rng(seed)
+    out = np.full((k, per_cluster), -1, dtype=np.int64)
+    for c in range(k):
+        idx = np.flatnonzero(labels == c)
+        if len(idx):
+            pick = np.sort(rng.choice(idx, min(per_cluster, len(idx)), replace=False))
+            out[c, :len(pick)] = pick
+    return out

@@ -1,0 +1,52 @@
+"""AppTest of the clustering page: tiny models, 1,000 test images."""
+
+import json
+import os
+
+os.environ.setdefault("APCORE_CLUSTER_LIMIT", "1000")
+
+from tests.app.conftest import page_test, run_until_trained  # noqa: E402
+
+
+def table(at):
+    return at.table[0].value
+
+
+def test_table_compares_every_representation_and_follows_widgets():
+    at = run_until_trained(page_test("clustering"))
+    rows = table(at)
+    assert list(rows["Representation"]) == ["Raw pixels", "PCA (10)", "▶ AE latent", "VAE latent (mean)"]
+    assert rows["Accuracy"].between(0.1, 1).all() and rows["NMI"].between(0, 1).all()
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # 2-D view, confusion matrix
+    heat = json.loads(charts[1].proto.spec)["data"][0]
+    assert sum(map(sum, heat["z"])) == 1000 and len(heat["z"]) == 10
+    assert len(at.get("image")) >= 2  # decoded centres and members of the AE's clusters
+
+    at.radio(key="cluster_rep").set_value("pixels")
+    at.slider(key="cluster_k").set_value(4)
+    at.selectbox(key="cluster_algo").set_value("gmm")
+    at.run()
+    assert not at.exception
+    assert "Gaussian mixture, k = 4" in [s.value for s in at.subheader][0]
+    heat = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
+    assert len(heat["z"]) == 4
+    assert len(at.get("image")) == 0  # pixels: no decoder, no centres to draw
+    assert table(at)["Representation"][0] == "▶ Raw pixels"
+    assert at.query_params["rep"] == "pixels" and at.query_params["k"] == "4"
+
+
+def test_tsne_view_says_it_subsamples():
+    at = page_test("clustering")
+    at.query_params["view"] = "tsne"
+    at.query_params["rep"] = "pca"
+    at = run_until_trained(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "t-SNE of 1,000 random test images" in spec["layout"]["title"]["text"]
+
+
+def test_bad_link_value_falls_back_with_a_notice():
+    at = page_test("clustering")
+    at.query_params["k"] = "99"
+    at = run_until_trained(at)
+    assert at.slider(key="cluster_k").value == 10

@@ -1,0 +1,147 @@
+"""apcore.cluster: scores against known answers and scikit-learn, each representation's shapes."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from apcore import cluster
+from apcore.config import ModelConfig
+from apcore.metrics import cluster_accuracy, cluster_scores
+from apcore.models import build
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Three well-separated Gaussian blobs in 5-d: (300, 5) points, labels (300,)."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 100)
+    x = rng.normal(size=(300, 5)).astype(np.float32) + 12 * np.eye(5, dtype=np.float32)[y]
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Random uint8 images (64, 28, 28)."""
+    return torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def test_accuracy_is_invariant_to_a_permutation_of_cluster_ids():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 10, 500)
+    perm = rng.permutation(10)
+    assert cluster_accuracy(y, perm[y]) == 1.0
+    noisy = perm[y].copy()
+    noisy[:50] = (noisy[:50] + 1) % 10  # 50 of 500 moved to another cluster
+    assert cluster_accuracy(y, noisy) == pytest.approx(0.9)
+
+
+def test_scores_match_scikit_learn():
+    rng = np.random.default_rng(2)
+    y, pred = rng.integers(0, 10, 400), rng.integers(0, 7, 400)
+    s = cluster_scores(y, pred)
+    assert s["cluster_nmi"] == pytest.approx(normalized_mutual_info_score(y, pred))
+    assert s["cluster_ari"] == pytest.approx(adjusted_rand_score(y, pred))
+
+
+@pytest.mark.parametrize("algorithm", list(cluster.ALGORITHMS))
+def test_algorithms_recover_separated_blobs(blobs, algorithm):
+    x, y = blobs
+    labels = cluster.cluster(x, algorithm, k=3)
+    assert labels.shape == (300,)
+    assert cluster_accuracy(y, labels) == 1.0
+
+
+def test_run_scores_the_pipeline(blobs):
+    x, y = blobs
+    res = cluster.run(cluster.Pipeline("pca", "kmeans", k=3), x, y)
+    assert res.scores["cluster_acc"] == 1.0 and res.scores["cluster_nmi"] == pytest.approx(1.0)
+    assert res.labels.shape == (300,) and res.seconds >= 0
+
+
+def test_gmm_on_many_features_uses_diagonal_covariances(blobs):
+    x, y = blobs
+    wide = np.repeat(x, 20, axis=1)  # 100 features > GMM_FULL_MAX_FEATURES
+    assert cluster_accuracy(y, cluster.cluster(wide, "gmm", k=3)) == 1.0
+
+
+def test_pixel_and_pca_features(images):
+    px = cluster.pixel_features(images)
+    assert px.shape == (64, 784) and px.dtype == np.float32
+    assert 0.0 <= px.min() and px.max() <= 1.0
+    assert np.allclose(px[3], images[3].flatten().numpy() / 255.0)
+    pc = cluster.pca_features(images, 7)
+    assert pc.shape == (64, 7)
+    assert np.allclose(pc.mean(0), 0, atol=1e-4)  # centred
+    assert np.all(np.diff(pc.var(0)) <= 1e-6)  # components in decreasing variance
+
+
+@pytest.mark.parametrize("family", ["ae-mlp", "vae-mlp"])
+def test_code_features_and_decoded_centres(images, family):
+    torch.manual_seed(0)
+    model = build(ModelConfig(family=family, latent_dim=4)).eval()
+    codes = cluster.code_features(model, images)
+    assert codes.shape == (64, 4)
+    with torch.no_grad():  # the VAE's code is its mean, deterministic
+        assert np.allclose(codes, model.embed(images.unsqueeze(1).float() / 255).numpy(), atol=1e-5)
+    labels = np.arange(64) % 3
+    centres = cluster.cluster_centres(codes, labels, k=4)  # cluster 3 is empty
+    assert centres.shape == (4, 4)
+    assert np.allclose(centres[1], codes[labels == 1].mean(0), atol=1e-6)
+    assert np.isnan(centres[3]).all()
+    decoded = cluster.decode_centres(model, centres)
+    assert decoded.shape == (4, 1, 28, 28)
+    assert 0 <= decoded.min() and decoded.max() <= 1 and decoded[3].abs().sum() == 0
+
+
+def test_confusion_and_order():
+    y = np.array([0, 0, 1, 1, 2, 2, 2])
+    pred = np.array([2, 2, 0, 0, 1, 1, 0])
+    counts = cluster.confusion(y, pred, k=3, n_classes=3)
+    assert counts.tolist() == [[0, 2, 1], [0, 0, 2], [2, 0, 0]]
+    assert counts.sum() == len(y)
+    assert cluster.cluster_order(counts).tolist() == [2, 0, 1]  # majority labels 0, 1, 2
+
+
+def test_members_are_in_their_cluster():
+    labels = np.array([0, 1, 0, 1, 0, 2])
+    members = cluster.cluster_members(labels, k=4, per_cluster=2)
+    assert members.shape == (4, 2)
+    for c in range(3):
+        got = members[c][members[c] >= 0]
+        assert len(got) == min(2, (labels == c).sum()) and np.all(labels[got] == c)
+    assert (members[3] == -1).all()
+
+
+def test_project_2d_native_pca_and_subsampled_tsne(blobs):
+    x, _ = blobs
+    pts, idx, used = cluster.project_2d(x[:, :2])
+    assert used == "native" and pts.shape == (300, 2) and np.allclose(pts, x[:, :2])
+    pts, idx, used = cluster.project_2d(x, "auto")
+    assert used == "pca" and pts.shape == (300, 2) and len(idx) == 300
+    pts, idx, used = cluster.project_2d(x, "tsne", max_points=120)
+    assert used == "tsne" and pts.shape == (120, 2) and len(np.unique(idx)) == 120 and idx.max() < 300
+
+
+def test_pipeline_validates_and_labels():
+    assert cluster.Pipeline("pca", pca_components=5).label() == "PCA (5)"
+    assert cluster.Pipeline("ae", manifold="umap").label() == "AE latent → UMAP (N2D)"
+    assert cluster.Pipeline("ae", pca_components=30) == cluster.Pipeline("ae")  # PCA size only keys PCA
+    with pytest.raises(ValueError):
+        cluster.Pipeline("tsne")
+    with pytest.raises(ValueError):
+        cluster.Pipeline("ae", k=1)
+
+
+@pytest.mark.skipif(not cluster.umap_available(), reason="umap-learn not installed")
+def test_umap_features_shape(blobs):
+    x, y = blobs
+    u = cluster.umap_features(x, n_neighbors=10)
+    assert u.shape == (300, 10) and u.dtype == np.float32
+    assert cluster_accuracy(y, cluster.cluster(u, "kmeans", 3)) == 1.0
+
+
+def test_page_models_are_the_warmed_defaults():
+    from apcore.defaults import page_defaults
+
+    assert page_defaults()["clustering"] == [cluster.ae_config(10), cluster.vae_config(10)]
