@@ -1,6 +1,116 @@
-"""Anomaly detection (being built)."""
+"""Anomaly detection: an autoencoder trained on the normal class(es) only; the reconstruction
+error of a test image is its anomaly score."""
 
+import numpy as np
 import streamlit as st
+import torch
+
+from apcore import anomaly
+from apcore.data import CLASS_NAMES
+import ui
+from ui import anomaly as view
+from ui import images, resources, sidebar, state, training, upload
+
+ui.require_app()
+
+FAMILIES = {"ae-mlp": "MLP", "ae-conv": "CNN"}
+LATENTS = (2, 4, 8, 16, 32, 64)
+MEASURES = {"mse": "squared error", "bce": "binary cross-entropy"}
+SHOWN = 10  # most / least anomalous images per row
 
 st.title("Anomaly detection")
-st.info("This page is being built.")
+st.caption("Train an autoencoder on the **normal** class only. It learns to reconstruct normal images; "
+           "anything else comes back worse, so the **reconstruction error** is an anomaly score.")
+
+name = sidebar.dataset()
+names = CLASS_NAMES[name]
+data = resources.dataset(name)
+
+state.init("anomaly_normal", "normal", (0,), lambda v: 0 < len(v) < 10 and all(0 <= c < 10 for c in v))
+if isinstance(st.session_state["anomaly_normal"], tuple):
+    st.session_state["anomaly_normal"] = list(st.session_state["anomaly_normal"])
+state.init("anomaly_family", "model", "ae-mlp", lambda v: v in FAMILIES)
+state.init("anomaly_latent", "latent", 16, lambda v: v in LATENTS)
+state.init("anomaly_measure", "score", "mse", lambda v: v in MEASURES)
+
+c1, c2, c3, c4 = st.columns([3, 1.3, 2, 2])
+normal = c1.multiselect("Normal class(es)", range(10), key="anomaly_normal", format_func=lambda c: names[c],
+                        help="The model trains on these training images only; every other class is an anomaly.")
+family = c2.radio("Model", list(FAMILIES), key="anomaly_family", format_func=FAMILIES.get, horizontal=True)
+latent = c3.select_slider("Latent size", LATENTS, key="anomaly_latent")
+measure = c4.radio("Error measure", list(MEASURES), key="anomaly_measure", format_func=MEASURES.get,
+                   horizontal=True, help="Per pixel, summed over the image. Squared error ranks anomalies "
+                   "better here (mean AUROC 0.96 vs 0.91 with cross-entropy: bench/anomaly.py).")
+st.session_state["_kept_anomaly_normal"] = tuple(normal)
+if normal:
+    st.query_params["normal"] = ",".join(map(str, sorted(normal)))
+for key, param in (("anomaly_family", "model"), ("anomaly_latent", "latent"), ("anomaly_measure", "score")):
+    state.sync(key, param)
+
+if not normal or len(normal) == len(names):
+    st.info("Choose at least one normal class, and leave at least one out to be the anomalies.")
+    st.stop()
+
+config = anomaly.one_class_config(family, latent, sorted(normal), name)
+normal_label = ", ".join(names[c] for c in config.normal_classes)
+trained = training.trained_model(config, f"{FAMILIES[family]} autoencoder, latent {latent}, trained on {normal_label} only")
+if trained is None:
+    st.stop()
+
+s = view.scores(trained, measure, name)
+threshold = st.select_slider("Threshold: flag a test image as anomalous when its score is above", s.grid,
+                             value=s.start, key=f"anomaly_threshold_{trained.config.key[:10]}_{measure}",
+                             format_func=lambda v: f"{v:.3g}",
+                             help="Starts where 5% of the normal test images are flagged.")
+m = anomaly.threshold_metrics(s.test.scores, s.is_anomaly, threshold)
+
+flagged = {g: float(np.mean(v > threshold)) for g, v in s.groups.items()}
+k1, k2, k3, k4 = st.columns(4)
+k1.metric("Precision", f"{m['precision']:.3f}", help="Of the flagged test images, the fraction that are anomalies.")
+k2.metric("Recall", f"{m['recall']:.3f}", help="Of the anomalous test images, the fraction flagged.")
+k3.metric("F1", f"{m['f1']:.3f}")
+k4.metric("Normal images flagged", f"{flagged[view.NORMAL]:.1%}", help="False-positive rate.")
+
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(view.histogram(s, threshold, MEASURES[measure], normal_label), key="anomaly_hist")
+with right:
+    st.plotly_chart(view.confusion(m), key="anomaly_confusion", config={"displayModeBar": False})
+    st.markdown("**Flagged at this threshold:** " + " · ".join(f"{g} {f:.0%}" for g, f in flagged.items()))
+    best = anomaly.threshold_metrics(s.test.scores, s.is_anomaly, s.best_f1)
+    st.caption(f"Best F1 on the test set: {best['f1']:.3f} at threshold {s.best_f1:.3g}.")
+
+left, right = st.columns([2, 3])
+with left:
+    fpr = m["fp"] / max(1, m["fp"] + m["tn"])
+    st.plotly_chart(view.roc_figure(s, (fpr, m["recall"])), key="anomaly_roc")
+with right:
+    st.plotly_chart(view.per_class_figure(s, normal_label), key="anomaly_per_class")
+    ood = ", ".join(f"{g} {s.test.auroc_against(g):.3f}" for g in s.test.extra)
+    st.caption(f"AUROC of the normal test images against the out-of-distribution groups: {ood}.")
+
+st.subheader("Most and least anomalous test images")
+most, least = anomaly.extremes(s.test.scores, SHOWN)
+for title, idx in (("Most anomalous", most), ("Least anomalous", least)):
+    x, recon, err = anomaly.reconstruct_with_errors(trained.model, data.test_images[torch.from_numpy(idx.copy())],
+                                                    resources.store().device, measure)
+    st.markdown(f"**{title}** · classes " + " · ".join(f"{names[s.test.labels[i]]} ({s.test.scores[i]:.3g})" for i in idx))
+    images.show_rows({"Test image": x, "Reconstruction": recon,
+                      "Error per pixel (bright = large)": err / err.amax().clamp_min(1e-6)})
+
+st.subheader("Try your own image")
+digit = upload.uploaded_digit("anomaly_upload")
+if digit is not None:
+    x, recon, err = anomaly.reconstruct_with_errors(trained.model, digit, resources.store().device, measure)
+    score = float(err.sum())
+    percentile = float(np.mean(s.groups[view.NORMAL] < score))
+    verdict = "**anomalous**" if score > threshold else "**normal**"
+    st.markdown(f"Score **{score:.3g}** ({MEASURES[measure]}): {verdict} at threshold {threshold:.3g}; "
+                f"higher than {percentile:.0%} of the normal test images.")
+    cols = st.columns(4)  # 4 columns for 3 images: each wide enough for a 160 px digit
+    with cols[0]:
+        images.show_digit(x[0], "as the model sees it")
+    with cols[1]:
+        images.show_digit(recon[0], "reconstruction")
+    with cols[2]:
+        images.show_digit(err[0] / err.amax().clamp_min(1e-6), "error per pixel")

@@ -1,6 +1,94 @@
-"""Denoising (being built)."""
+"""Denoising: autoencoders trained to map corrupted digits back to clean ones, MLP beside CNN."""
 
 import streamlit as st
 
+from apcore.defaults import TRAINING, default_config, quick_budget
+import ui
+from ui import denoise as view
+from ui import images, resources, sidebar, state, training, upload
+
+ui.require_app()
+
+NOISES = {"gaussian": "Gaussian (std)", "salt-pepper": "salt and pepper (fraction)", "mask": "masking (fraction)"}
+FAMILIES = ("ae-mlp", "ae-conv")
+LATENT = 32
+LONGER = 5   # "train longer": epochs x 5 (worth it on a GPU: CNN 16.7 -> 19.9 dB, bench/denoise.py)
+SHOWN = 10
+
 st.title("Denoising")
-st.info("This page is being built.")
+st.caption("Feed the autoencoder a **corrupted** digit and ask for the **clean** one. It can only pass "
+           "what fits through its bottleneck: the digit's shape, not the noise.")
+
+name = sidebar.dataset()
+data = resources.dataset(name)
+
+state.init("denoise_noise", "noise", "gaussian", lambda v: v in NOISES)
+state.init("denoise_train_level", "train", 0.5, lambda v: 0.1 <= v <= 0.9)
+state.init("denoise_test_level", "test", 0.5, lambda v: 0.0 <= v <= 1.0)
+state.init("denoise_longer", "longer", False)
+
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+noise = c1.radio("Noise", list(NOISES), key="denoise_noise", format_func=lambda n: NOISES[n].split(" (")[0], horizontal=True)
+longer = c2.toggle(f"Train {LONGER}x longer", key="denoise_longer",
+                   help="Better models; minutes on a CPU, seconds on a GPU.")
+c1, c2 = st.columns(2)
+train_level = c1.slider(f"Training noise level: {NOISES[noise]}", 0.1, 0.9, step=0.1, key="denoise_train_level",
+                        help="The models are trained on images corrupted at this level.")
+test_level = c2.slider(f"Test noise level: {NOISES[noise]}", 0.0, 1.0, step=0.05, key="denoise_test_level",
+                       help="The test images shown and measured are corrupted at this level.")
+for key, param in (("denoise_noise", "noise"), ("denoise_train_level", "train"),
+                   ("denoise_test_level", "test"), ("denoise_longer", "longer")):
+    state.sync(key, param)
+
+
+def config_for(family: str):
+    epochs = {"epochs": TRAINING[family]["epochs"] * LONGER} if longer else {}
+    return default_config(family, **{**epochs, **quick_budget(), "latent_dim": LATENT, "dataset": name,
+                                     "noise": noise, "noise_level": round(train_level, 2)})
+
+
+trained = {}
+for family in FAMILIES:
+    label = f"{view.NAMES[family]} autoencoder, latent {LATENT}, trained at {noise} {train_level:.1f}"
+    trained[family] = training.trained_model(config_for(family), label)
+ready = {f: t for f, t in trained.items() if t is not None}
+if not ready:
+    st.stop()
+
+st.subheader(f"Test digits at {noise} noise {test_level:.2f}")
+quality = {f: view.quality(t, name, noise, test_level) for f, t in ready.items()}
+first = next(iter(quality.values()))
+cols = st.columns(1 + 2 * len(ready))
+cols[0].metric("Noisy input: PSNR", f"{first['psnr_noisy']:.1f} dB", help=f"Mean over {view.N_EVAL} test images.")
+for i, (family, q) in enumerate(quality.items()):
+    cols[1 + 2 * i].metric(f"{view.NAMES[family]} output: PSNR", f"{q['psnr_denoised']:.1f} dB",
+                           delta=f"{q['psnr_denoised'] - q['psnr_noisy']:+.1f} dB")
+    cols[2 + 2 * i].metric(f"{view.NAMES[family]} output: SSIM", f"{q['ssim_denoised']:.3f}",
+                           delta=f"{q['ssim_denoised'] - q['ssim_noisy']:+.3f} vs noisy",
+                           help="Structural similarity (scikit-image), 1 = identical to the clean image.")
+st.caption(f"Noisy input SSIM {first['ssim_noisy']:.3f}. Means over the first {view.N_EVAL} test images, "
+           "the same noise for every model.")
+
+rows = {}
+for family, t in ready.items():
+    clean, noisy, out = view.examples(t, data.test_images[:SHOWN], noise, test_level)
+    rows.setdefault("Clean", clean)
+    rows.setdefault("Noisy input", noisy)
+    rows[f"{view.NAMES[family]} output"] = out
+images.show_rows(rows)
+
+curves = {f: view.curve(t, name, noise) for f, t in ready.items()}
+st.plotly_chart(view.curve_figure(curves, train_level, test_level, NOISES[noise]), key="denoise_curve")
+
+st.subheader("Try your own image")
+digit = upload.uploaded_digit("denoise_upload")
+if digit is not None:
+    shown = {}
+    for family, t in ready.items():
+        clean, noisy, out = view.examples(t, digit, noise, test_level)
+        shown.setdefault("your digit", clean[0])
+        shown.setdefault(f"{noise} {test_level:.2f}", noisy[0])
+        shown[f"{view.NAMES[family]} output"] = out[0]
+    for col, (caption, img) in zip(st.columns(max(4, len(shown))), shown.items()):
+        with col:
+            images.show_digit(img, caption)

@@ -4,6 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+from apcore import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -28,3 +31,27 @@ def has_fashion() -> bool:
         return True
     except DataError:
         return False
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    on a busy 2-core machine two OpenMP threads run ~10x slower, not faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """Counts calls of the trainer (the real one still runs)."""
+    calls = []
+    real = train.fit
+
+    def counting(model, config, *args, **kwargs):
+        calls.append(config)
+        return real(model, config, *args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", counting)
+    return calls

@@ -19,27 +19,7 @@ from apcore.config import ModelConfig
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two OpenMP threads run ~10x slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def fits(monkeypatch):
-    """Counts calls of the trainer (the real one still runs)."""
-    calls = []
-    real = train.fit
-
-    def counting(model, config, *args, **kwargs):
-        calls.append(config)
-        return real(model, config, *args, **kwargs)
-
-    monkeypatch.setattr(train, "fit", counting)
-    return calls
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**changes) -> ModelConfig:

@@ -13,27 +13,7 @@ from apcore.jobs import CANCELLED, DONE, FAILED, QUEUED, JobLimitError, JobRegis
 TIMEOUT = 120
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two OpenMP threads run ~10x slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def fits(monkeypatch):
-    """Counts trainer calls; the real trainer still runs."""
-    calls = []
-    real = train.fit
-
-    def counting(model, config, *args, **kwargs):
-        calls.append(config)
-        return real(model, config, *args, **kwargs)
-
-    monkeypatch.setattr(train, "fit", counting)
-    return calls
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
