@@ -8,15 +8,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.stats import norm
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 
 from .data import Dataset, to_float
 from .metrics import encode_images
 from .models import Autoencoder, kl_per_dim
-
-TSNE_MAX_POINTS = 2000  # t-SNE on 2,000 points takes ~5 s on 2 cores; 10,000 would take minutes
-
 
 def _device(model: Autoencoder) -> torch.device:
     return next(model.parameters()).device
@@ -49,21 +44,6 @@ def decode(model: Autoencoder, z: np.ndarray | torch.Tensor) -> torch.Tensor:
 def codes(model: Autoencoder, data: Dataset) -> np.ndarray:
     """Deterministic codes of the whole test set (the mean for a VAE): (10000, latent_dim)."""
     return encode_images(model, data.test_images, _device(model))
-
-
-def project_2d(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, tuple[str, str]]:
-    """A 2-D view of ``codes`` (n, d) and its axis titles. 2-D codes are returned as they are.
-
-    method : "pca" or "tsne". The caller subsamples before t-SNE (see ``TSNE_MAX_POINTS``).
-    """
-    if codes.shape[1] == 2:
-        return codes, ("z1", "z2")
-    if method == "tsne":
-        pts = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(codes)
-        return pts, ("t-SNE 1", "t-SNE 2")
-    pca = PCA(n_components=2, random_state=seed).fit(codes)
-    ratio = pca.explained_variance_ratio_
-    return pca.transform(codes), (f"PC 1 ({ratio[0]:.0%} of variance)", f"PC 2 ({ratio[1]:.0%})")
 
 
 def loss_by_latent(summaries: list[dict], config) -> list[tuple[int, float]]:

@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 import torch
 
+import ui
 from apcore import anomaly
 from apcore.data import CLASS_NAMES
-import ui
 from ui import anomaly as view
 from ui import images, resources, sidebar, state, training, upload
 
@@ -26,9 +26,7 @@ name = sidebar.dataset()
 names = CLASS_NAMES[name]
 data = resources.dataset(name)
 
-state.init("anomaly_normal", "normal", (0,), lambda v: 0 < len(v) < 10 and all(0 <= c < 10 for c in v))
-if isinstance(st.session_state["anomaly_normal"], tuple):
-    st.session_state["anomaly_normal"] = list(st.session_state["anomaly_normal"])
+state.init("anomaly_normal", "normal", [0], lambda v: 0 < len(v) < 10 and all(0 <= c < 10 for c in v))
 state.init("anomaly_family", "model", "ae-mlp", lambda v: v in FAMILIES)
 state.init("anomaly_latent", "latent", 16, lambda v: v in LATENTS)
 state.init("anomaly_measure", "score", "mse", lambda v: v in MEASURES)
@@ -41,10 +39,8 @@ latent = c3.select_slider("Latent size", LATENTS, key="anomaly_latent")
 measure = c4.radio("Error measure", list(MEASURES), key="anomaly_measure", format_func=MEASURES.get,
                    horizontal=True, help="Per pixel, summed over the image. Squared error ranks anomalies "
                    "better here (mean AUROC 0.96 vs 0.91 with cross-entropy: bench/anomaly.py).")
-st.session_state["_kept_anomaly_normal"] = tuple(normal)
-if normal:
-    st.query_params["normal"] = ",".join(map(str, sorted(normal)))
-for key, param in (("anomaly_family", "model"), ("anomaly_latent", "latent"), ("anomaly_measure", "score")):
+for key, param in (("anomaly_normal", "normal"), ("anomaly_family", "model"), ("anomaly_latent", "latent"),
+                   ("anomaly_measure", "score")):
     state.sync(key, param)
 
 if not normal or len(normal) == len(names):

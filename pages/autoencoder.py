@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from apcore import explore
+from apcore import cluster, explore
 from apcore.defaults import default_config
 from ui import controls, figures, images, sidebar, training
 from ui.explore import projection, test_codes
@@ -63,15 +63,15 @@ with tab_bottle:
     images.show_rows(rows)
 
 with tab_latent:
-    method = "native"
+    method = "auto"
     if latent > 2:
         method = st.radio("2-D view of the codes", ["pca", "tsne"], horizontal=True, key="ae_projection",
-                          format_func={"pca": "PCA (3,000 digits)", "tsne": f"t-SNE ({explore.TSNE_MAX_POINTS:,} digits)"}.get)
+                          format_func={"pca": "PCA (3,000 digits)", "tsne": f"t-SNE ({cluster.TSNE_MAX_POINTS:,} digits)"}.get)
     idx, points, titles = projection(config.key, method, trained)
     labels = data.test_labels.numpy()[idx]
     left, right = st.columns([3, 1])
     with left:
-        title = "Test digits in the latent space" + ("" if latent == 2 else f" ({titles[0].split()[0]} of the {latent}-D codes)")
+        title = "Test digits in the latent space" + ("" if latent == 2 else f" ({titles[0][:-2]} of the {latent}-D codes)")
         event = st.plotly_chart(figures.latent_scatter(points, labels, names, title, titles, customdata=idx),
                                 key="ae_scatter", on_select="rerun", selection_mode="points")
     with right:

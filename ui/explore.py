@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from apcore import explore
+from apcore import cluster, explore
 from apcore.cache import TrainedModel
 
 from .resources import dataset
@@ -17,11 +17,13 @@ def test_codes(key: str, _trained: TrainedModel) -> np.ndarray:
     return explore.codes(_trained.model, dataset(_trained.config.dataset))
 
 
+AXES = {"native": ("z1", "z2"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}
+SHOWN = 3000  # points in a scatter: enough to see the shape, few enough for SVG and selection
+
+
 @st.cache_resource(max_entries=32, show_spinner="Projecting the codes to 2-D…")
 def projection(key: str, method: str, _trained: TrainedModel) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     """(indices of the shown test images, their 2-D points, axis titles). t-SNE sees a subsample."""
-    codes = test_codes(key, _trained)
-    n = explore.TSNE_MAX_POINTS if method == "tsne" and codes.shape[1] > 2 else 3000
-    idx = np.arange(n)
-    points, titles = explore.project_2d(codes[idx], method)
-    return idx, points, titles
+    codes = test_codes(key, _trained)[:SHOWN]
+    points, idx, used = cluster.project_2d(codes, method)
+    return idx, points, AXES[used]

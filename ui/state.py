@@ -24,13 +24,13 @@ def _parse(raw: str, default: Any) -> Any:
         return int(raw)
     if isinstance(default, float):
         return float(raw)
-    if isinstance(default, tuple):
-        return tuple(int(x) for x in raw.split(",") if x.strip())
+    if isinstance(default, (tuple, list)):
+        return type(default)(int(x) for x in raw.split(",") if x.strip())
     return raw
 
 
 def _format(value: Any) -> str:
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return ",".join(map(str, value))
     if isinstance(value, float):
         return f"{value:g}"

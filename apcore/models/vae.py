@@ -61,7 +61,7 @@ class VAE(Autoencoder):
 
 # One hidden layer of 400, as pytorch/examples' vae (the reference figure in TARGETS.md): the
 # lecture's 784-512-256 costs 1.7x the arithmetic and, measured here on the 2-core CPU, reached only
-# 114.7 in the 25 s in which 784-400 reaches 105.4 (8 epochs, batch 128, lr 2e-3).
+# 114.7 in the 25 s in which 784-400 reaches 105.4-105.6 (7-8 epochs, batch 128, lr 2e-3 to 3e-3).
 VAE_MLP_HIDDEN = (400,)
 
 
