@@ -20,7 +20,8 @@ def layout(fig: go.Figure, title: str | None = None, height: int = 380, **kw) ->
 def loss_curves(rows: list[dict], terms: list[str] | None = None, x: str = "epoch",
                 title: str | None = "Training loss per image") -> go.Figure:
     """Lines of each loss term over ``x`` from history rows or live points."""
-    terms = terms or [t for t in ("loss", "recon", "kl") if rows and t in rows[0]]
+    # a plain autoencoder's loss is its reconstruction term: draw it once
+    terms = terms or ([t for t in ("loss", "recon", "kl") if t in rows[0]] if rows and "kl" in rows[0] else ["recon"])
     fig = go.Figure()
     for term in terms:
         fig.add_scatter(x=[r[x] for r in rows], y=[r.get(term) for r in rows], mode="lines+markers" if len(rows) < 30 else "lines",

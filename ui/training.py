@@ -41,7 +41,7 @@ def trained_model(config: ModelConfig, label: str | None = None) -> TrainedModel
 def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, label: str) -> None:
     key = config.view_key[:12]
     with st.container(border=True):
-        left, right = st.columns([5, 1], vertical_alignment="center")
+        left, right = st.columns([3, 1.2], vertical_alignment="center")
         with left:
             if trained is not None:
                 st.markdown(f"**{label}** · {_summary(trained)}")
@@ -80,7 +80,8 @@ def _live(config: ModelConfig) -> None:
         st.progress(0.0, text="Waiting for the trainer (one model trains at a time)…")
     else:
         st.progress(min(job.fraction, 1.0), text=f"Training · epoch {p.epoch}/{p.epochs} · "
-                    + " · ".join(f"{figures.TERM_NAMES.get(k, k)} {v:.1f}" for k, v in p.losses.items())
+                    + " · ".join(f"{figures.TERM_NAMES.get(k, k)} {v:.1f}" for k, v in p.losses.items()
+                                 if k != "loss" or "kl" in p.losses)
                     + f" · {p.elapsed:.0f} s")
         if len(job.points) > 1:
             st.plotly_chart(figures.loss_curves(job.points, title=None), key=f"live-{key}", config={"displayModeBar": False})
