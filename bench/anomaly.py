@@ -19,9 +19,7 @@ Train seconds are the trainer's wall time only (the page adds the test-set evalu
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +27,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apcore import models, train  # noqa: E402
 from apcore.anomaly import MEASURES, anomaly_scores, one_class_config  # noqa: E402
+from apcore import train  # noqa: E402
 from apcore.config import ModelConfig  # noqa: E402
 from apcore.data import load_dataset, to_float  # noqa: E402
 from apcore.defaults import page_defaults  # noqa: E402
 from apcore.metrics import auroc  # noqa: E402
 from apcore.models import kl_per_dim  # noqa: E402
+from bench.common import device_name, train_timed  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "anomaly.md"
 
@@ -64,14 +63,7 @@ def neg_elbo(model, images: torch.Tensor, device) -> np.ndarray:
 
 def one_class(config: ModelConfig, data, device) -> dict[str, float]:
     """Train ``config`` (one normal digit) and return AUROC per score, plus train seconds."""
-    torch.manual_seed(config.seed)
-    model = models.build(config)
-    start = time.perf_counter()
-    train.fit(model, config, data, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    model.requires_grad_(False)
+    model, seconds = train_timed(config, data, device)
     normal = np.isin(data.test_labels.numpy(), config.normal_classes)
     row = {}
     for measure in MEASURES:
@@ -89,26 +81,12 @@ def table(config: ModelConfig, rows: dict[int, dict], device: torch.device) -> s
     head = "| normal digit | " + " | ".join(f"AUROC ({c})" for c in cols) + " | train s |"
     lines = [f"Model: `{config.family}`, latent {config.latent_dim}, {config.epochs} epochs, batch "
              f"{config.batch_size}, lr {config.lr:g} (one-class: trained on the normal digit only). "
-             f"Device: {_device_name(device)}.", "", head, "|" + "---|" * (len(cols) + 2)]
+             f"Device: {device_name(device)}.", "", head, "|" + "---|" * (len(cols) + 2)]
     for d, r in rows.items():
         lines.append(f"| {d} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + f" | {r['seconds']:.1f} |")
     mean = {c: float(np.mean([r[c] for r in rows.values()])) for c in (*cols, "seconds")}
     lines.append("| **mean** | " + " | ".join(f"**{mean[c]:.3f}**" for c in cols) + f" | {mean['seconds']:.1f} |")
     return "\n".join(lines)
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(0)
-    name = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU ({name}, {torch.get_num_threads()} threads)"
 
 
 def main(argv=None) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,18 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore import cluster  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
+from bench.common import cpu_name  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "clustering.md"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def warm_umap() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -11,17 +12,41 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown CPU"
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's with the number of torch threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({cpu_name()}, {torch.get_num_threads()} threads)"
+
+
+def train_timed(config, data, device):
+    """A fresh model for ``config`` trained on ``device``: (model, training seconds)."""
+    from apcore import models, train
+
+    torch.manual_seed(config.seed)
+    model = models.build(config)
+    start = time.perf_counter()
+    train.fit(model, config, data, device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    model.requires_grad_(False)
+    return model, seconds
+
+
+def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {torch.get_num_threads()} torch threads, {gpu}; "
+    return (f"{cpu_name()}, {torch.get_num_threads()} torch threads, {gpu}; "
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
 

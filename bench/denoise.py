@@ -16,33 +16,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apcore import models, train  # noqa: E402
+from apcore import train  # noqa: E402
 from apcore.config import ModelConfig  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
 from apcore.defaults import page_defaults  # noqa: E402
 from apcore.denoise import denoise, quality  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "denoise.md"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly import _device_name  # noqa: E402
+from bench.common import device_name, train_timed  # noqa: E402
 
 
 def run(config: ModelConfig, data, device) -> dict[str, float]:
-    torch.manual_seed(config.seed)
-    model = models.build(config)
-    start = time.perf_counter()
-    train.fit(model, config, data, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    model.requires_grad_(False)
+    model, seconds = train_timed(config, data, device)
     row = quality(*denoise(model, data.test_images, config.noise, config.noise_level, device))
     row["seconds"] = seconds
     return row
@@ -66,7 +57,7 @@ def main(argv=None) -> None:
             fam, latent, epochs, batch, lr = v.split(",")
             configs.append(ModelConfig(family=fam, latent_dim=int(latent), epochs=int(epochs), batch_size=int(batch),
                                        lr=float(lr), noise="gaussian", noise_level=0.5))
-    lines = [f"Gaussian noise std 0.5, clipped to [0, 1]; 10,000 test images. Device: {_device_name(device)}.", "",
+    lines = [f"Gaussian noise std 0.5, clipped to [0, 1]; 10,000 test images. Device: {device_name(device)}.", "",
              "| model | latent | epochs | batch | PSNR noisy (dB) | PSNR denoised (dB) | SSIM noisy | SSIM denoised | train s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for c in configs:

@@ -12,7 +12,6 @@ import pytest
 import torch
 from filelock import FileLock
 
-from apcore import train
 from apcore.cache import FORMAT_VERSION, ModelStore
 from apcore.config import ModelConfig
 

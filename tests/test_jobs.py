@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-import torch
 
 from apcore import train
 from apcore.cache import ModelStore
