@@ -113,8 +113,7 @@ def _fit_eager(model, config, images, device, on_progress, should_stop) -> list[
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, **({"fused": True} if device.type == "cuda" else {}))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs))
     history: list[dict] = []
-    start = time.perf_counter()
-    last_report = -math.inf
+    report = _Reporter(on_progress, config.epochs, steps, history)
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=generator, device=device)
@@ -131,15 +130,28 @@ def _fit_eager(model, config, images, device, on_progress, should_stop) -> list[
             sched.step()
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0) + v.detach()
-            now = time.perf_counter()
-            if on_progress is not None and (now - last_report >= PROGRESS_EVERY_S or step == steps):
-                last_report = now
-                losses = {k: float(v) / step for k, v in sums.items()}
-                on_progress(Progress(epoch, config.epochs, step, steps, losses, now - start, history))
+            report(epoch, step, sums)
         history.append(_epoch_row(epoch, sums, steps, t0))
         log.info("epoch %d/%d %s", epoch, config.epochs, history[-1])
     model.eval()
     return history
+
+
+class _Reporter:
+    """Calls ``on_progress`` with the epoch's running means at most every ``PROGRESS_EVERY_S``
+    (reading the sums synchronises a GPU) and at the end of each epoch."""
+
+    def __init__(self, on_progress, epochs: int, steps: int, history: list[dict]):
+        self.on_progress, self.epochs, self.steps, self.history = on_progress, epochs, steps, history
+        self.start, self.last = time.perf_counter(), -math.inf
+
+    def __call__(self, epoch: int, step: int, sums: dict) -> None:
+        now = time.perf_counter()
+        if self.on_progress is None or (now - self.last < PROGRESS_EVERY_S and step != self.steps):
+            return
+        self.last = now
+        losses = {k: float(v) / step for k, v in sums.items()}
+        self.on_progress(Progress(epoch, self.epochs, step, self.steps, losses, now - self.start, self.history))
 
 
 def _epoch_row(epoch: int, sums: dict, steps: int, t0: float) -> dict:
@@ -213,8 +225,7 @@ def _fit_graphed(model, config, images, device, on_progress, should_stop) -> lis
     lr.fill_(config.lr)
 
     history: list[dict] = []
-    start = time.perf_counter()
-    last_report = -math.inf
+    report = _Reporter(on_progress, config.epochs, steps, history)
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         perm.copy_(torch.randperm(n, generator=generator, device=device)[: steps * batch].view(steps, batch))
@@ -225,11 +236,7 @@ def _fit_graphed(model, config, images, device, on_progress, should_stop) -> lis
             if should_stop is not None and should_stop():
                 raise Cancelled()
             graph.replay()
-            now = time.perf_counter()
-            if on_progress is not None and (now - last_report >= PROGRESS_EVERY_S or done == steps):
-                last_report = now
-                losses = {k: float(v) / done for k, v in sums.items()}
-                on_progress(Progress(epoch, config.epochs, done, steps, losses, now - start, history))
+            report(epoch, done, sums)
         history.append(_epoch_row(epoch, sums, steps, t0))
     torch.cuda.synchronize()
     model.eval()
