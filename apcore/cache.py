@@ -90,6 +90,7 @@ class ModelStore:
         self._memory: collections.OrderedDict[str, TrainedModel] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self._summaries: tuple[int, list[dict]] | None = None  # (folder mtime, summaries)
 
     # -- paths and locks ---------------------------------------------------------------------
     def path_for(self, config: ModelConfig) -> Path:
@@ -202,14 +203,26 @@ class ModelStore:
         return TrainedModel(config, model, history, scores, seconds, self.device.type, time.time())
 
     def summaries(self) -> list[dict]:
-        """The JSON summaries of every checkpoint on disk, newest first."""
+        """The JSON summaries of every checkpoint on disk, newest first (shared: read-only).
+
+        Pages ask on every rerun, several times; the folder is re-read only when its modification
+        time changes (every save, set-aside and removal renames or unlinks a file in it)."""
+        try:
+            stamp = self.root.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        cached = self._summaries
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         out = []
         for path in self.root.glob("*.json"):
             try:
                 out.append(json.loads(path.read_text()))
             except (OSError, ValueError):
                 continue
-        return sorted(out, key=lambda s: s.get("created", 0), reverse=True)
+        out.sort(key=lambda s: s.get("created", 0), reverse=True)
+        self._summaries = (stamp, out)
+        return out
 
     def seeds_on_disk(self, config: ModelConfig) -> list[ModelConfig]:
         """Configs on disk equal to ``config`` but for the seed, newest first."""

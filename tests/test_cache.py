@@ -25,6 +25,15 @@ def tiny(**changes) -> ModelConfig:
     return ModelConfig(**{"family": "ae-mlp", "train_limit": 256, "epochs": 1, "batch_size": 64, **changes})
 
 
+def run_together(fn, n: int) -> None:
+    """Call fn(0) .. fn(n - 1) in n threads at once; wait for all."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+
 def store_at(root, **kwargs) -> ModelStore:
     return ModelStore(root=root, device="cpu", **kwargs)
 
@@ -190,11 +199,7 @@ def test_two_threads_train_once(tmp_path, fits):
         barrier.wait()
         results[i] = store.get_or_train(config)
 
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    run_together(ask, 2)
     assert len(fits) == 1
     assert results[0] is results[1] is not None
 
@@ -210,11 +215,7 @@ def test_two_stores_one_folder_train_once(tmp_path, fits):
         barrier.wait()
         results[i] = stores[i].get_or_train(config)
 
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    run_together(ask, 2)
     assert len(fits) == 1
     assert sorted(r.cached for r in results) == [False, True]
     assert same_weights(results[0].model, results[1].model)
@@ -329,3 +330,14 @@ def test_memory_evicts_least_recently_used(tmp_path, fits):
     assert reloaded is not tb and reloaded.cached is True and same_weights(reloaded.model, tb.model)
     assert len(fits) == 3
     assert len(store._memory) <= 2
+
+
+def test_summaries_follow_the_folder(tmp_path):
+    """summaries() is cached per folder state: another store's save and a removal show at once."""
+    a, b = store_at(tmp_path), store_at(tmp_path)
+    assert a.summaries() == []
+    trained = b.get_or_train(tiny())
+    assert [s["key"] for s in a.summaries()] == [trained.config.key]
+    assert a.summaries() is a.summaries()  # unchanged folder: not read again
+    b.forget(trained.config)
+    assert a.summaries() == []

@@ -92,3 +92,12 @@ def wait_for_app(page, timeout_ms: int = 120_000) -> None:
 def open_page(page, app_url: str, path: str) -> None:
     page.goto(f"{app_url}/{path}")
     wait_for_app(page)
+
+
+def metric_values(page) -> dict[str, str]:
+    """Label -> shown value of every st.metric on the page."""
+    out = {}
+    for m in page.locator('[data-testid="stMetric"]').all():
+        out[m.locator('[data-testid="stMetricLabel"]').inner_text().strip()] = \
+            m.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return out

@@ -1,14 +1,6 @@
 """Browser: the anomaly page trains its tiny model, and moving the threshold changes the numbers."""
 
-from tests.e2e.conftest import open_page, wait_for_app
-
-
-def metric_values(page) -> dict[str, str]:
-    out = {}
-    for m in page.locator('[data-testid="stMetric"]').all():
-        out[m.locator('[data-testid="stMetricLabel"]').inner_text().strip()] = \
-            m.locator('[data-testid="stMetricValue"]').inner_text().strip()
-    return out
+from tests.e2e.conftest import metric_values, open_page, wait_for_app
 
 
 def test_threshold_slider_changes_metrics(page, app_url):

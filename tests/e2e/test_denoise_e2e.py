@@ -1,7 +1,6 @@
 """Browser: the denoising page trains MLP and CNN, and moving the test-noise slider changes PSNR."""
 
-from tests.e2e.conftest import open_page, wait_for_app
-from tests.e2e.test_anomaly_e2e import metric_values
+from tests.e2e.conftest import metric_values, open_page, wait_for_app
 
 
 def test_noise_slider_changes_psnr(page, app_url):
