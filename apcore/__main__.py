@@ -12,7 +12,7 @@ import sys
 import time
 
 from .config import DATASETS, FAMILIES, NOISES, ConfigError, DataError
-from .defaults import default_config, warm_list
+from .defaults import default_config, page_defaults, warm_list
 
 # torch and scikit-learn load inside the commands: a mistyped argument answers at once.
 
@@ -113,7 +113,23 @@ def cmd_warm(args) -> int:
         if not cached:
             trained = store.get_or_train(config, on_progress=progress_bar)
             print(f"    {trained.train_seconds:.1f} s, " + ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items()))
+    warm_embeddings(store)
     return 0
+
+
+def warm_embeddings(store) -> None:
+    """The clustering page's UMAP step for its default models, kept on disk beside the checkpoints."""
+    from . import cluster
+    from .data import load_dataset
+
+    if not cluster.umap_available():
+        print("umap-learn not installed: the clustering page's UMAP step will run when first asked for")
+        return
+    for config in page_defaults()["clustering"]:
+        images, _ = cluster.test_split(load_dataset(config.dataset))
+        start = time.perf_counter()
+        cluster.model_embedding(store.get(config).model, config.key, images, store.root, store.device)
+        print(f"UMAP of {config.describe()}'s codes: {time.perf_counter() - start:.1f} s", flush=True)
 
 
 def cmd_list(args) -> int:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-FAMILIES = ("ae-mlp", "ae-conv", "vae-mlp", "vae-conv")
+FAMILIES = ("ae-mlp", "ae-conv", "ae-fconv", "vae-mlp", "vae-conv")
 DATASETS = ("mnist", "fashion-mnist")
 NOISES = ("none", "gaussian", "salt-pepper", "mask")
 MIN_LATENT, MAX_LATENT = 2, 64
@@ -33,7 +33,8 @@ class ModelConfig:
 
     Parameters
     ----------
-    family : {"ae-mlp", "ae-conv", "vae-mlp", "vae-conv"}
+    family : {"ae-mlp", "ae-conv", "ae-fconv", "vae-mlp", "vae-conv"}
+        ae-fconv is fully convolutional: its code is ``latent_dim`` feature maps of 7x7.
     latent_dim : int in [2, 64]
     dataset : {"mnist", "fashion-mnist"}
     noise, noise_level : input corruption for a denoising model ("none" for plain reconstruction).
@@ -148,7 +149,8 @@ class ModelConfig:
 
     def describe(self) -> str:
         """A short human label, e.g. ``vae-mlp, latent 20, mnist``."""
-        parts = [self.family, f"latent {self.latent_dim}", self.dataset]
+        size = f"{self.latent_dim}x7x7" if self.family == "ae-fconv" else self.latent_dim
+        parts = [self.family, f"latent {size}", self.dataset]
         if self.is_denoising:
             parts.append(f"{self.noise} {self.noise_level:g}")
         if self.is_one_class:

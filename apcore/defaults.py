@@ -14,12 +14,15 @@ from .config import ModelConfig
 TRAINING = {
     "ae-mlp": {"epochs": 4, "batch_size": 256, "lr": 2e-3},
     "ae-conv": {"epochs": 2, "batch_size": 256, "lr": 3e-3},
+    "ae-fconv": {"epochs": 3, "batch_size": 128, "lr": 5e-3},
     "vae-mlp": {"epochs": 7, "batch_size": 128, "lr": 3e-3},
     "vae-conv": {"epochs": 2, "batch_size": 256, "lr": 3e-3},
 }
 
 # Latent sizes the autoencoder page offers pre-trained (the slides contrast 2 and 5).
 AE_LATENTS = (2, 5, 10, 20)
+# The denoising page's two models: MLP with a 32-d code, fully convolutional with 8 maps of 7x7.
+DENOISERS = {"ae-mlp": 32, "ae-fconv": 8}
 
 
 def quick_budget() -> dict:
@@ -47,9 +50,8 @@ def page_defaults() -> dict[str, list[ModelConfig]]:
         "vae": [default_config("vae-mlp", latent_dim=2), default_config("ae-mlp", latent_dim=2),
                 default_config("vae-mlp", latent_dim=20)],
         "anomaly": [one_class_config("ae-mlp", latent_dim=16, normal_classes=(0,))],
-        "denoise": [default_config(f, latent_dim=32, noise="gaussian", noise_level=0.5)
-                    for f in ("ae-conv", "ae-mlp")],
-        "clustering": [ae_config(10), vae_config(10)],
+        "denoise": [default_config(f, latent_dim=d, noise="gaussian", noise_level=0.5) for f, d in DENOISERS.items()],
+        "clustering": [ae_config(), vae_config()],
     }
 
 

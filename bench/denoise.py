@@ -41,7 +41,7 @@ def run(config: ModelConfig, data, device) -> dict[str, float]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variant", action="append", default=[], help="family,latent,epochs,batch,lr (repeatable)")
+    ap.add_argument("--variant", action="append", default=[], help="family,latent,epochs,batch,lr[,seed] (repeatable)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: its default)")
     ap.add_argument("--no-write", action="store_true")
@@ -54,9 +54,9 @@ def main(argv=None) -> None:
     if args.variant:
         configs = []
         for v in args.variant:
-            fam, latent, epochs, batch, lr = v.split(",")
+            fam, latent, epochs, batch, lr, *seed = v.split(",")
             configs.append(ModelConfig(family=fam, latent_dim=int(latent), epochs=int(epochs), batch_size=int(batch),
-                                       lr=float(lr), noise="gaussian", noise_level=0.5))
+                                       lr=float(lr), seed=int(seed[0]) if seed else 0, noise="gaussian", noise_level=0.5))
     lines = [f"Gaussian noise std 0.5, clipped to [0, 1]; 10,000 test images. Device: {device_name(device)}.", "",
              "| model | latent | epochs | batch | PSNR noisy (dB) | PSNR denoised (dB) | SSIM noisy | SSIM denoised | train s |",
              "|---|---|---|---|---|---|---|---|---|"]

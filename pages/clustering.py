@@ -11,7 +11,7 @@ from ui.images import montage
 from ui.resources import dataset
 from ui.training import trained_model
 
-LATENTS = (2, 5, 10, 20)
+LATENTS = (2, 5, 10, 20, 32)
 VIEWS = {"auto": "native if 2-D, else PCA", "pca": "PCA", "tsne": "t-SNE (2,000 points)"}
 
 ui.require_app()
@@ -27,9 +27,9 @@ class_names = dataset(name).class_names
 state.init("cluster_rep", "rep", "ae", lambda v: v in cluster.REPRESENTATIONS)
 state.init("cluster_algo", "algo", "kmeans", lambda v: v in cluster.ALGORITHMS)
 state.init("cluster_k", "k", 10, lambda v: 2 <= v <= 20)
-state.init("cluster_latent", "latent", 10, lambda v: v in LATENTS)
+state.init("cluster_latent", "latent", cluster.DEFAULT_LATENT, lambda v: v in LATENTS)
 state.init("cluster_pca", "pca", 10, lambda v: 2 <= v <= 50)
-state.init("cluster_umap", "umap", False)
+state.init("cluster_umap", "umap", True)
 state.init("cluster_view", "view", "auto", lambda v: v in VIEWS)
 
 c1, c2, c3 = st.columns([5, 2, 3])
@@ -40,7 +40,8 @@ k = c3.slider("Number of clusters", 2, 20, key="cluster_k")
 c1, c2, c3, c4 = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
 umap_on = c1.toggle("UMAP first (N2D)", key="cluster_umap",
                     help="AE/VAE code → UMAP (10 dims, 20 neighbours, min_dist 0) → clustering: McConville "
-                         "et al., N2D (2020). Up to a minute per model the first time, then cached.")
+                         "et al., N2D (2020). About 15 s per model the first time (the first of a fresh server ~40 s: "
+                         "UMAP compiles), then kept on disk; `python -m apcore warm` computes the defaults before class.")
 latent = c2.select_slider("AE / VAE latent", LATENTS, key="cluster_latent")
 pca_n = c3.slider("PCA components", 2, 50, key="cluster_pca")
 method = c4.selectbox("2-D view", list(VIEWS), key="cluster_view", format_func=VIEWS.get)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from apcore.defaults import TRAINING, default_config, quick_budget
+from apcore.defaults import DENOISERS, TRAINING, default_config, quick_budget
 import ui
 from ui import denoise as view
 from ui import images, resources, sidebar, state, training, upload
@@ -10,14 +10,14 @@ from ui import images, resources, sidebar, state, training, upload
 ui.require_app()
 
 NOISES = {"gaussian": "Gaussian (std)", "salt-pepper": "salt and pepper (fraction)", "mask": "masking (fraction)"}
-FAMILIES = ("ae-mlp", "ae-conv")
-LATENT = 32
-LONGER = 5   # "train longer": epochs x 5 (worth it on a GPU: CNN 16.7 -> 19.9 dB, bench/denoise.py)
+LONGER = 5   # "train longer": epochs x 5 (worth it on a GPU; bench/denoise.py)
 SHOWN = 10
 
 st.title("Denoising")
 st.caption("Feed the autoencoder a **corrupted** digit and ask for the **clean** one. It can only pass "
-           "what fits through its bottleneck: the digit's shape, not the noise.")
+           "what fits through its bottleneck: the digit's shape, not the noise. The MLP squeezes the image "
+           "into 32 numbers; the CNN into 8 feature maps of 7x7 (392 numbers for 784 pixels), each cell "
+           "describing its own patch of the image.")
 
 name = sidebar.dataset()
 data = resources.dataset(name)
@@ -43,13 +43,13 @@ for key, param in (("denoise_noise", "noise"), ("denoise_train_level", "train"),
 
 def config_for(family: str):
     epochs = {"epochs": TRAINING[family]["epochs"] * LONGER} if longer else {}
-    return default_config(family, **{**epochs, **quick_budget(), "latent_dim": LATENT, "dataset": name,
+    return default_config(family, **{**epochs, **quick_budget(), "latent_dim": DENOISERS[family], "dataset": name,
                                      "noise": noise, "noise_level": round(train_level, 2)})
 
 
 trained = {}
-for family in FAMILIES:
-    label = f"{view.NAMES[family]} autoencoder, latent {LATENT}, trained at {noise} {train_level:.1f}"
+for family in DENOISERS:
+    label = f"{view.NAMES[family]} autoencoder, {view.CODES[family]}, trained at {noise} {train_level:.1f}"
     trained[family] = training.trained_model(config_for(family), label)
 ready = {f: t for f, t in trained.items() if t is not None}
 if not ready:

@@ -1,11 +1,13 @@
 """python -m apcore: the command line is a contract (outside checks use these names)."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -134,3 +136,29 @@ def test_list_empty(tmp_path, monkeypatch, capsys):
     assert main(["list"]) == 0
     out, _ = capsys.readouterr()
     assert out.strip() == f"no cached models in {tmp_path}"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("umap") is None, reason="umap-learn not installed")
+def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_path):
+    from apcore import cluster
+    from apcore.defaults import warm_list
+
+    env = {**os.environ, "APCORE_CHECKPOINT_DIR": str(tmp_path), "OMP_NUM_THREADS": "1",
+           "APCORE_EPOCHS": "1", "APCORE_TRAIN_LIMIT": "256", "APCORE_CLUSTER_LIMIT": "300"}
+    first = subprocess.run([sys.executable, "-m", "apcore", "warm", "--device", "cpu"], cwd=ROOT, env=env,
+                           text=True, capture_output=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    with pytest.MonkeyPatch.context() as mp:  # the configs as that process saw them
+        for k in ("APCORE_EPOCHS", "APCORE_TRAIN_LIMIT"):
+            mp.setenv(k, env[k])
+        configs = warm_list()
+        clustering = [c for c in configs if c in (cluster.ae_config(), cluster.vae_config())]
+    assert len(list(tmp_path.glob("*.pt"))) == len(configs)
+    assert first.stdout.count("UMAP of") == 2 and len(clustering) == 2
+    for c in clustering:
+        emb = np.load(cluster.embedding_path(tmp_path, c.key, 300))
+        assert emb.shape == (300, cluster.UMAP_OPTIONS["n_components"]) and np.isfinite(emb).all()
+
+    again = subprocess.run([sys.executable, "-m", "apcore", "warm", "--device", "cpu"], cwd=ROOT, env=env,
+                           text=True, capture_output=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count(": cached") == len(configs)

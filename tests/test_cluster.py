@@ -142,6 +142,73 @@ def test_umap_features_shape(blobs):
 
 
 def test_page_models_are_the_warmed_defaults():
-    from apcore.defaults import page_defaults
+    from apcore.defaults import default_config, page_defaults
 
-    assert page_defaults()["clustering"] == [cluster.ae_config(10), cluster.vae_config(10)]
+    defaults = page_defaults()
+    assert defaults["clustering"] == [cluster.ae_config(), cluster.vae_config()]
+    assert cluster.ae_config().latent_dim == cluster.DEFAULT_LATENT == 20
+    assert cluster.vae_config() in defaults["vae"]  # one model for both pages: trained once
+    assert cluster.vae_config() == default_config("vae-mlp", latent_dim=20)
+
+
+@pytest.fixture
+def fake_umap(monkeypatch):
+    """umap_features replaced by a cheap deterministic map that counts its calls."""
+    calls = []
+
+    def fake(features, seed=0, **options):
+        calls.append(len(features))
+        return np.tile(features[:, :1], (1, cluster.UMAP_OPTIONS["n_components"])).astype(np.float32) + seed
+
+    monkeypatch.setattr(cluster, "umap_features", fake)
+    return calls
+
+
+def test_cached_umap_computes_once_then_reads_the_file(tmp_path, blobs, fake_umap):
+    x, _ = blobs
+    path = cluster.embedding_path(tmp_path, "k" * 64, len(x))
+    assert path.parent == tmp_path / "embeddings"
+    first = cluster.cached_umap(x, path)
+    again = cluster.cached_umap(x, path)
+    assert fake_umap == [300] and path.is_file()
+    np.testing.assert_array_equal(first, again)
+    assert not list(path.parent.glob("*.tmp"))  # written through a temporary file, then moved
+
+
+def test_cached_umap_recomputes_a_damaged_or_mismatched_file(tmp_path, blobs, fake_umap):
+    x, _ = blobs
+    path = cluster.embedding_path(tmp_path, "k" * 64, len(x))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x93NUMPY truncated")
+    assert cluster.cached_umap(x, path).shape == (300, 10) and len(fake_umap) == 1
+    np.save(path, np.zeros((5, 10), np.float32))  # another n: not this embedding
+    assert cluster.cached_umap(x, path).shape == (300, 10) and len(fake_umap) == 2
+    assert np.load(path).shape == (300, 10)  # the good one replaced it
+
+
+def test_cached_umap_still_answers_when_the_folder_is_read_only(tmp_path, blobs, fake_umap):
+    x, _ = blobs
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = cluster.cached_umap(x, blocker / "embeddings" / "umap-x.npy")
+    assert out.shape == (300, 10) and len(fake_umap) == 1
+
+
+def test_embedding_path_changes_with_model_size_and_seed(tmp_path):
+    base = cluster.embedding_path(tmp_path, "a" * 64, 100)
+    assert base == cluster.embedding_path(tmp_path, "a" * 64, 100)
+    others = {cluster.embedding_path(tmp_path, "b" * 64, 100), cluster.embedding_path(tmp_path, "a" * 64, 99),
+              cluster.embedding_path(tmp_path, "a" * 64, 100, seed=1)}
+    assert base not in others and len(others) == 3
+
+
+def test_test_split_follows_the_limit(monkeypatch):
+    from apcore.data import load_dataset
+
+    data = load_dataset("mnist")
+    monkeypatch.setenv("APCORE_CLUSTER_LIMIT", "250")
+    images, labels = cluster.test_split(data)
+    assert images.shape == (250, 28, 28) and labels.shape == (250,)
+    np.testing.assert_array_equal(labels, data.test_labels[:250].numpy())
+    monkeypatch.delenv("APCORE_CLUSTER_LIMIT")
+    assert len(cluster.test_split(data)[0]) == 10_000

@@ -33,9 +33,11 @@ def test_contract(family, latent_dim, images):
     model = build(family, latent_dim)
     x = images[:B]
     expected_class = {"ae-mlp": models.MLPAutoencoder, "ae-conv": models.ConvAutoencoder,
-                      "vae-mlp": models.MLPVAE, "vae-conv": models.ConvVAE}[family]
+                      "ae-fconv": models.FullyConvAutoencoder, "vae-mlp": models.MLPVAE,
+                      "vae-conv": models.ConvVAE}[family]
     assert type(model) is expected_class
     assert model.latent_dim == latent_dim
+    assert model.code_size == latent_dim * (49 if family == "ae-fconv" else 1)
     assert model.is_vae == family.startswith("vae")
 
     code = model.encode(x)
@@ -46,12 +48,12 @@ def test_contract(family, latent_dim, images):
         assert torch.equal(mu, mu2) and torch.equal(logvar, logvar2)
         assert torch.equal(model.embed(x), mu)  # the deterministic code is the mean
     else:
-        assert code.shape == (B, latent_dim)
+        assert code.shape == (B, model.code_size)
         logits = model(x)
         assert torch.equal(model.embed(x), code)
     assert logits.shape == (B, 1, 28, 28)
 
-    z = torch.randn(B, latent_dim) * 10  # far out, where a missing sigmoid would show
+    z = torch.randn(B, model.code_size) * 10  # far out, where a missing sigmoid would show
     out = model.decode(z)
     assert out.shape == (B, 1, 28, 28)
     assert out.min() >= 0 and out.max() <= 1
@@ -89,9 +91,29 @@ def test_mlp_widths_follow_the_lecture():
     assert decoder == [256, 512, 784]
 
 
-@pytest.mark.parametrize("family", ["ae-conv", "vae-conv"])
+@pytest.mark.parametrize("family", ["ae-conv", "ae-fconv", "vae-conv"])
 def test_conv_decoder_uses_transposed_convolution(family):
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in build(family).decoder.modules())
+
+
+def test_fully_conv_code_cells_are_local(images):
+    """Each cell of the 7x7 code maps draws only its own neighbourhood of the image."""
+    model = build("ae-fconv", 8).eval()
+    z = model.encode(images[:2])
+    bumped = z.view(2, 8, 7, 7).clone()
+    bumped[:, :, 0, 0] += 5.0  # the top-left cell
+    diff = (model.decode(bumped.flatten(1)) - model.decode(z)).abs()[:, 0]
+    assert diff[:, :11, :11].max() > 1e-3  # 3x3 conv, then two stride-2 transposed convs: rows/cols 0..10
+    assert diff[:, 11:, :].max() == 0 and diff[:, :, 11:].max() == 0
+
+
+def test_fully_conv_in_eval_mode_treats_each_image_alone(images):
+    model = build("ae-fconv", 8)
+    model.loss(images)  # one training-mode pass: batch norm's running statistics move
+    model.eval()
+    together = model.reconstruct(images[:6])
+    alone = torch.cat([model.reconstruct(images[i:i + 1]) for i in range(6)])
+    assert torch.allclose(together, alone, atol=1e-6)
 
 
 # -- loss terms against torch oracles ----------------------------------------------------------
@@ -120,7 +142,7 @@ def test_vae_terms_against_oracles(family, images):
     assert torch.allclose(means["kl"], kl.mean(), rtol=1e-4)
 
 
-@pytest.mark.parametrize("family", ["ae-mlp", "ae-conv"])
+@pytest.mark.parametrize("family", ["ae-mlp", "ae-conv", "ae-fconv"])
 def test_ae_recon_against_bce(family, images):
     model = build(family, 6)
     x = images[:8]

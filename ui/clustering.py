@@ -19,7 +19,7 @@ from apcore import cluster
 from apcore.models import Autoencoder
 
 from . import figures
-from .resources import dataset
+from .resources import dataset, store
 
 # 10 clusters in the lecture's colours; more clusters borrow from a 24-colour palette.
 CLUSTER_COLORS = figures.COLORS + [c for c in qualitative.Dark24 if c not in figures.COLORS]
@@ -28,9 +28,7 @@ SCATTER_MAX_POINTS = 3000  # SVG (clickable, crisp on a projector) stays smooth 
 
 def test_set(name: str):
     """uint8 test images (N, 28, 28) and labels (N,) as numpy, cut to ``APCORE_CLUSTER_LIMIT``."""
-    data = dataset(name)
-    n = cluster.test_limit() or len(data.test_images)
-    return data.test_images[:n], data.test_labels[:n].numpy()
+    return cluster.test_split(dataset(name))
 
 
 def features(name: str, representation: str, pca_components: int, manifold: str,
@@ -45,14 +43,21 @@ def features(name: str, representation: str, pca_components: int, manifold: str,
 def _features(name: str, representation: str, pca_components: int, manifold: str,
               model_key: str | None, _model: Autoencoder | None) -> np.ndarray:
     images, _ = test_set(name)
+    device = next(_model.parameters()).device if _model is not None else "cpu"
     if representation == "pixels":
         x = cluster.pixel_features(images)
     elif representation == "pca":
         x = cluster.pca_features(images, pca_components)
+    elif manifold == "umap":  # kept on disk: `python -m apcore warm` computes the defaults' before class
+        return _read_only(cluster.model_embedding(_model, model_key, images, store().root, device))
     else:
-        x = cluster.code_features(_model, images, next(_model.parameters()).device)
+        x = cluster.code_features(_model, images, device)
     if manifold == "umap":
         x = cluster.umap_features(x)
+    return _read_only(x)
+
+
+def _read_only(x: np.ndarray) -> np.ndarray:
     x.setflags(write=False)
     return x
 

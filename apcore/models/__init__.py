@@ -1,10 +1,10 @@
 """Model families by name; ``build`` turns a config into a fresh, untrained model."""
 
 from ..config import ModelConfig
-from .autoencoder import Autoencoder, ConvAutoencoder, MLPAutoencoder
+from .autoencoder import Autoencoder, ConvAutoencoder, FullyConvAutoencoder, MLPAutoencoder
 from .vae import VAE, ConvVAE, MLPVAE, kl_per_dim
 
-__all__ = ["Autoencoder", "ConvAutoencoder", "MLPAutoencoder", "VAE", "ConvVAE", "MLPVAE",
+__all__ = ["Autoencoder", "ConvAutoencoder", "FullyConvAutoencoder", "MLPAutoencoder", "VAE", "ConvVAE", "MLPVAE",
            "kl_per_dim", "build"]
 
 
@@ -14,6 +14,8 @@ def build(config: ModelConfig) -> Autoencoder:
         return MLPAutoencoder(config.latent_dim)
     if config.family == "ae-conv":
         return ConvAutoencoder(config.latent_dim)
+    if config.family == "ae-fconv":
+        return FullyConvAutoencoder(config.latent_dim)
     if config.family == "vae-mlp":
         return MLPVAE(config.latent_dim, config.beta)
     return ConvVAE(config.latent_dim, config.beta)

@@ -1,4 +1,5 @@
-"""Plain autoencoders: an MLP (784-512-256-latent, as in the lecture) and a convolutional one.
+"""Plain autoencoders: an MLP (784-512-256-latent, as in the lecture), a convolutional one with a
+dense code, and a fully convolutional one whose code stays a stack of 7x7 feature maps.
 
 Both decoders output logits; ``decode`` applies the sigmoid to give per-pixel probabilities, and
 the loss uses ``binary_cross_entropy_with_logits`` (log-sum-exp form: no log(0) at saturated pixels).
@@ -13,6 +14,7 @@ from torch import nn
 IMAGE_SHAPE = (1, 28, 28)
 MLP_HIDDEN = (512, 256)
 CONV_CHANNELS = (16, 32)
+CODE_CELLS = 7 * 7  # positions of the fully convolutional model's code maps
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -55,28 +57,32 @@ def bce_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class Autoencoder(nn.Module):
-    """Shared behaviour of every model: encode -> code, decode -> image, named loss terms."""
+    """Shared behaviour of every model: encode -> code, decode -> image, named loss terms.
+
+    ``latent_dim`` is the config's; ``code_size`` the length of the code vector ``encode`` returns
+    and ``decode`` takes (the same number except for the fully convolutional model)."""
 
     is_vae = False
 
-    def __init__(self, latent_dim: int):
+    def __init__(self, latent_dim: int, code_size: int | None = None):
         super().__init__()
         self.latent_dim = latent_dim
+        self.code_size = code_size or latent_dim
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 28, 28) in [0, 1] -> (B, latent_dim)."""
+        """(B, 1, 28, 28) in [0, 1] -> (B, code_size)."""
         return self.encoder(x)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, latent_dim) -> (B, 1, 28, 28) logits."""
+        """(B, code_size) -> (B, 1, 28, 28) logits."""
         return self.decoder(z).view(-1, *IMAGE_SHAPE)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, latent_dim) -> (B, 1, 28, 28) pixel probabilities."""
+        """(B, code_size) -> (B, 1, 28, 28) pixel probabilities."""
         return torch.sigmoid(self.decode_logits(z))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The deterministic code used for plots and clustering: (B, latent_dim)."""
+        """The deterministic code used for plots and clustering: (B, code_size)."""
         return self.encode(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,3 +119,41 @@ class ConvAutoencoder(Autoencoder):
         super().__init__(latent_dim)
         self.encoder = conv_encoder(latent_dim)
         self.decoder = conv_decoder(latent_dim)
+
+
+class FullyConvAutoencoder(Autoencoder):
+    """The denoising lab's convolutional autoencoder: no dense layer, the code is ``latent_dim``
+    feature maps of 7x7 (8 maps: 392 numbers for 784 pixels), flattened to a vector outside.
+
+    Batch normalisation after every hidden convolution: at Gaussian noise 0.5 and the same 2-epoch
+    CPU budget it lifts the test PSNR from 18.5 to 19.6 dB; a 3x3 convolution on each side of the
+    code (more context per code cell) to 19.9 dB; 3 epochs: 20.1 dB (``bench/results/denoise.md``).
+    Weights and activations are channels-last: oneDNN's faster layout for these convolutions on a
+    CPU (~1.4x per step).
+    """
+
+    def __init__(self, latent_dim: int):
+        super().__init__(latent_dim, latent_dim * CODE_CELLS)
+        c1, c2 = CONV_CHANNELS
+        self.encoder = nn.Sequential(
+            *conv_bn(nn.Conv2d(1, c1, 4, stride=2, padding=1)),    # (B, 16, 14, 14)
+            *conv_bn(nn.Conv2d(c1, c2, 4, stride=2, padding=1)),   # (B, 32, 7, 7)
+            *conv_bn(nn.Conv2d(c2, c2, 3, padding=1)),
+            nn.Conv2d(c2, latent_dim, 1),                          # (B, latent_dim, 7, 7): the code
+            nn.Flatten(),
+        )
+        self.decoder = nn.Sequential(
+            nn.Unflatten(1, (latent_dim, 7, 7)),
+            *conv_bn(nn.Conv2d(latent_dim, c2, 3, padding=1)),
+            *conv_bn(nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)),  # (B, 16, 14, 14)
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),            # (B, 1, 28, 28) logits
+        )
+        self.to(memory_format=torch.channels_last)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x.contiguous(memory_format=torch.channels_last))
+
+
+def conv_bn(conv: nn.Module) -> tuple[nn.Module, ...]:
+    """A convolution, batch normalisation of its channels, ReLU."""
+    return conv, nn.BatchNorm2d(conv.out_channels), nn.ReLU()

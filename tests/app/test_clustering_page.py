@@ -15,7 +15,8 @@ def table(at):
 def test_table_compares_every_representation_and_follows_widgets():
     at = run_until_trained(page_test("clustering"))
     rows = table(at)
-    assert list(rows["Representation"]) == ["Raw pixels", "PCA (10)", "▶ AE latent", "VAE latent (mean)"]
+    assert list(rows["Representation"]) == ["Raw pixels", "PCA (10)", "AE latent", "VAE latent (mean)",
+                                            "▶ AE latent → UMAP (N2D)", "VAE latent (mean) → UMAP (N2D)"]
     assert rows["Accuracy"].between(0.1, 1).all() and rows["NMI"].between(0, 1).all()
     charts = at.get("plotly_chart")
     assert len(charts) == 2  # 2-D view, confusion matrix
@@ -34,6 +35,15 @@ def test_table_compares_every_representation_and_follows_widgets():
     assert len(at.get("image")) == 0  # pixels: no decoder, no centres to draw
     assert table(at)["Representation"][0] == "▶ Raw pixels"
     assert at.query_params["rep"] == "pixels" and at.query_params["k"] == "4"
+
+
+def test_umap_off_leaves_the_plain_codes():
+    at = page_test("clustering")
+    at.query_params["umap"] = "0"
+    at.query_params["latent"] = "10"
+    at = run_until_trained(at)
+    assert list(table(at)["Representation"]) == ["Raw pixels", "PCA (10)", "▶ AE latent", "VAE latent (mean)"]
+    assert at.select_slider(key="cluster_latent").value == 10
 
 
 def test_tsne_view_says_it_subsamples():
