@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore import cluster  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
-from bench.common import cpu_name  # noqa: E402
+from bench.common import cpu_name, train_timed  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "clustering.md"
 
@@ -92,9 +92,16 @@ def seed_rows(store: ModelStore, latent_dim: int, seeds: int) -> list[dict]:
     images, y = data.test_images, data.test_labels.numpy()
     rows = []
     for seed in range(seeds):
-        trained = store.get_or_train(replace(cluster.ae_config(latent_dim), seed=seed))
-        x = cluster.umap_features(cluster.code_features(trained.model, images, store.device))
-        row = {"seed": seed, "train_seconds": trained.train_seconds}
+        # Seed 0 is the page's model; the others train here without a checkpoint: saved, they
+        # would look like a Retrain (newest seed) to the page.
+        config = replace(cluster.ae_config(latent_dim), seed=seed)
+        if seed == 0:
+            trained = store.get_or_train(config)
+            model, seconds = trained.model, trained.train_seconds
+        else:
+            model, seconds = train_timed(config, data, store.device)
+        x = cluster.umap_features(cluster.code_features(model, images, store.device))
+        row = {"seed": seed, "train_seconds": seconds}
         for algorithm in cluster.ALGORITHMS:
             row[algorithm] = cluster.run(cluster.Pipeline("ae", algorithm), x, y).scores
         rows.append(row)
