@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 
-from .config import DATASETS, FAMILIES, NOISES, ConfigError, DataError
+from .config import DATASETS, FAMILIES, NOISES, ConfigError, DataError, ModelConfig
 from .defaults import default_config, page_defaults, warm_list
 
 # torch and scikit-learn load inside the commands: a mistyped argument answers at once.
@@ -140,11 +140,10 @@ def cmd_list(args) -> int:
     if not rows:
         print(f"no cached models in {store.root}")
     for s in rows:
-        c = s["config"]
         m = s["metrics"]
         head = m.get("test_loss", m.get("test_recon", float("nan")))
         extra = " ".join(f"{k}={m[k]:.3f}" for k in ("psnr_denoised", "auroc", "cluster_acc") if k in m)
-        print(f"{s['key'][:12]}  {c['family']:8s} latent {c['latent_dim']:2d}  {c['dataset']:13s} "
+        print(f"{s['key'][:12]}  {ModelConfig.from_dict(s['config']).describe():48s} "
               f"loss {head:7.2f}  {extra}  ({s['train_seconds']:.1f} s, {s['device']})")
     return 0
 

@@ -129,6 +129,20 @@ def test_train_json_then_cached_then_list(ckpt):
     assert any(line.startswith(vae.key[:12]) and "vae-mlp" in line and "psnr_denoised=" in line for line in lines)
 
 
+def test_train_fully_convolutional_then_list(tmp_path, monkeypatch, capsys):
+    from apcore.__main__ import main
+
+    monkeypatch.setenv("APCORE_CHECKPOINT_DIR", str(tmp_path))
+    args = ["train", "ae-fconv", "--latent-dim", "4", "--noise", "gaussian", "--noise-level", "0.5", *TINY]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["model"] == "ae-fconv" and "psnr_denoised" in result["metrics"]
+    assert result["metrics"]["psnr_noisy"] == pytest.approx(9.37, abs=0.05)  # std 0.5 on the test set
+    assert main(["list"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(result["key"][:12]) and "ae-fconv, latent 4x7x7, mnist, gaussian 0.5" in line
+
+
 def test_list_empty(tmp_path, monkeypatch, capsys):
     from apcore.__main__ import main
 
