@@ -147,10 +147,14 @@ class ModelConfig:
     def replace(self, **changes) -> "ModelConfig":
         return dataclasses.replace(self, **changes)
 
+    @property
+    def latent_label(self) -> str:
+        """``latent 32``; for the fully convolutional model its code maps, ``latent 8x7x7``."""
+        return f"latent {self.latent_dim}x7x7" if self.family == "ae-fconv" else f"latent {self.latent_dim}"
+
     def describe(self) -> str:
         """A short human label, e.g. ``vae-mlp, latent 20, mnist``."""
-        size = f"{self.latent_dim}x7x7" if self.family == "ae-fconv" else self.latent_dim
-        parts = [self.family, f"latent {size}", self.dataset]
+        parts = [self.family, self.latent_label, self.dataset]
         if self.is_denoising:
             parts.append(f"{self.noise} {self.noise_level:g}")
         if self.is_one_class:

@@ -49,8 +49,9 @@ def config_for(family: str):
 
 trained = {}
 for family in DENOISERS:
-    label = f"{view.NAMES[family]} autoencoder, {view.CODES[family]}, trained at {noise} {train_level:.1f}"
-    trained[family] = training.trained_model(config_for(family), label)
+    config = config_for(family)
+    label = f"{view.NAMES[family]} autoencoder, {config.latent_label}, trained at {noise} {train_level:.1f}"
+    trained[family] = training.trained_model(config, label)
 ready = {f: t for f, t in trained.items() if t is not None}
 if not ready:
     st.stop()

@@ -33,7 +33,8 @@ def test_set(name: str):
 
 def features(name: str, representation: str, pca_components: int, manifold: str,
              model_key: str | None, _model: Autoencoder | None) -> np.ndarray:
-    """The representation of the test set (N, d), after the manifold step: shared, read-only."""
+    """The representation of the test set (N, d), after the manifold step (AE/VAE codes only, as the
+    page offers it): shared, read-only."""
     # PCA's size is part of the key only for PCA: moving its slider recomputes nothing else.
     return _features(name, representation, pca_components if representation == "pca" else 0, manifold,
                      model_key, _model)
@@ -43,21 +44,14 @@ def features(name: str, representation: str, pca_components: int, manifold: str,
 def _features(name: str, representation: str, pca_components: int, manifold: str,
               model_key: str | None, _model: Autoencoder | None) -> np.ndarray:
     images, _ = test_set(name)
-    device = next(_model.parameters()).device if _model is not None else "cpu"
     if representation == "pixels":
         x = cluster.pixel_features(images)
     elif representation == "pca":
         x = cluster.pca_features(images, pca_components)
     elif manifold == "umap":  # kept on disk: `python -m apcore warm` computes the defaults' before class
-        return _read_only(cluster.model_embedding(_model, model_key, images, store().root, device))
+        x = cluster.model_embedding(_model, model_key, images, store().root, next(_model.parameters()).device)
     else:
-        x = cluster.code_features(_model, images, device)
-    if manifold == "umap":
-        x = cluster.umap_features(x)
-    return _read_only(x)
-
-
-def _read_only(x: np.ndarray) -> np.ndarray:
+        x = cluster.code_features(_model, images, next(_model.parameters()).device)
     x.setflags(write=False)
     return x
 

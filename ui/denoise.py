@@ -8,7 +8,6 @@ import torch
 
 from apcore import denoise
 from apcore.cache import TrainedModel
-from apcore.defaults import DENOISERS
 
 from . import figures
 from .resources import dataset, store
@@ -17,7 +16,6 @@ N_EVAL = 1000                        # test images behind the page's PSNR / SSIM
 CURVE_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))
 MODEL_COLORS = {"ae-mlp": "#1f77b4", "ae-fconv": "#ff7f0e"}
 NAMES = {"ae-mlp": "MLP", "ae-fconv": "CNN"}
-CODES = {"ae-mlp": f"latent {DENOISERS['ae-mlp']}", "ae-fconv": f"code {DENOISERS['ae-fconv']}x7x7"}
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

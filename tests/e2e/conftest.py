@@ -101,3 +101,27 @@ def metric_values(page) -> dict[str, str]:
         out[m.locator('[data-testid="stMetricLabel"]').inner_text().strip()] = \
             m.locator('[data-testid="stMetricValue"]').inner_text().strip()
     return out
+
+
+def open_from_navigation(page, app_url: str, link: str, ready_js: str, timeout_ms: int = 400_000) -> None:
+    """Open the app, click the sidebar link (independent of the url path), wait until ``ready_js``
+    (a JS predicate) holds and the run has finished: the page's models may train first."""
+    open_page(page, app_url, "")
+    page.get_by_role("link", name=link).first.click()
+    page.wait_for_function(ready_js, timeout=timeout_ms)
+    wait_for_app(page)
+
+
+def move_slider_until_metrics_change(page, label: str, key: str, presses: int) -> dict[str, str]:
+    """Press ``key`` on the slider labelled ``label`` ``presses`` times; return the metrics once they
+    differ from before (times out if they never do)."""
+    before = "|".join(metric_values(page).values())
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
+    thumb.focus()
+    for _ in range(presses):
+        thumb.press(key)
+    page.wait_for_function(
+        "(v) => [...document.querySelectorAll('[data-testid=stMetricValue]')].map(e => e.innerText).join('|') !== v",
+        arg=before, timeout=30_000)
+    wait_for_app(page)
+    return metric_values(page)
