@@ -3,7 +3,9 @@
 A checkpoint ``checkpoints/<key>.pt`` holds the config, weights, training history, test metrics
 and a format version; ``<key>.json`` beside it repeats everything but the weights so listing the
 cache reads no tensors. Both are written atomically (temporary file in the same folder, fsync,
-``os.replace``): a crash or kill mid-write leaves the old file or none, never half of one.
+``os.replace``): a crash or kill mid-write leaves the old file or none, never half of one, and
+the temporary files of a writer that died are swept when a store opens (their names carry the
+writer's pid).
 Concurrent requests for one config train once: a lock per key inside the process, and a file
 lock (``filelock``) across processes.
 """
@@ -54,18 +56,57 @@ class TrainedModel:
                 "train_seconds": self.train_seconds, "device": self.device, "created": self.created}
 
 
-def atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class StoreClosedError(RuntimeError):
+    """This process may no longer write into the store (a worker whose server is gone)."""
+
+
+def atomic_write(path: Path, write: Callable[[object], None], guard: Callable[[], bool] | None = None) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
+
+    ``guard()`` is asked right before the move; False leaves ``path`` untouched."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if guard is not None and not guard():
+            raise StoreClosedError(f"not writing {path.name}: this store has a new owner")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_temporary_files(root: Path, min_age_s: float = 600.0) -> list[Path]:
+    """Remove the temporary files that writers killed mid-write left in ``root``; returns them.
+
+    A file whose writer's pid (in its name) is alive is left alone; one without a pid (older
+    format) only once it is ``min_age_s`` old."""
+    swept = []
+    for tmp in root.glob(".*.tmp"):
+        parts = tmp.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+        try:
+            stale = not _pid_alive(pid) if pid is not None else time.time() - tmp.stat().st_mtime > min_age_s
+            if stale:
+                tmp.unlink()
+                swept.append(tmp)
+        except FileNotFoundError:
+            continue
+    if swept:
+        log.info("swept %d temporary file(s) left by killed writers in %s", len(swept), root)
+    return swept
 
 
 class CheckpointError(RuntimeError):
@@ -81,12 +122,18 @@ class ModelStore:
         the default ``checkpoints/``.
     device : "auto", "cpu" or "cuda".
     max_in_memory : how many trained models the memory cache holds (least recently used goes).
+    write_guard : asked before every checkpoint is moved into place; False refuses the write
+        (a training worker whose server is gone).
     """
 
-    def __init__(self, root: str | Path | None = None, device: str = "auto", max_in_memory: int = 24):
+    def __init__(self, root: str | Path | None = None, device: str = "auto", max_in_memory: int = 24,
+                 write_guard: Callable[[], bool] | None = None):
         self.root = Path(root or os.environ.get("APCORE_CHECKPOINT_DIR") or DEFAULT_ROOT)
         self.device = train.pick_device(device)
         self.max_in_memory = max_in_memory
+        self.write_guard = write_guard
+        if self.root.is_dir():
+            sweep_temporary_files(self.root)
         self._memory: collections.OrderedDict[str, TrainedModel] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
@@ -126,9 +173,9 @@ class ModelStore:
         path = self.path_for(trained.config)
         state = {k: v.detach().cpu() for k, v in trained.model.state_dict().items()}
         blob = {**trained.summary(), "state_dict": state}
-        atomic_write(path, lambda f: torch.save(blob, f))
+        atomic_write(path, lambda f: torch.save(blob, f), self.write_guard)
         text = json.dumps(trained.summary(), indent=1).encode()
-        atomic_write(path.with_suffix(".json"), lambda f: f.write(text))
+        atomic_write(path.with_suffix(".json"), lambda f: f.write(text), self.write_guard)
         return path
 
     def _load(self, config: ModelConfig) -> TrainedModel | None:
@@ -257,6 +304,12 @@ class ModelStore:
             if old.key != trained.config.key:
                 self.forget(old)
         return trained
+
+    def evict_view(self, config: ModelConfig) -> None:
+        """Drop every model of ``config``'s view from memory (another process retrained it)."""
+        with self._lock:
+            for key in [k for k, t in self._memory.items() if t.config.view_key == config.view_key]:
+                del self._memory[key]
 
     def forget(self, config: ModelConfig) -> None:
         """Remove ``config``'s model from memory and disk."""

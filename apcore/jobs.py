@@ -1,15 +1,21 @@
 """Background training jobs that any number of viewers can join.
 
-A :class:`JobRegistry` owns one worker thread that trains jobs one at a time (on a 2-core CPU two
-trainings at once only halve each other's speed; on a GPU the guide asks for one job at a time).
-Jobs are keyed by the config's *view* (the config without its seed): a second viewer asking for
-the same view joins the job already queued or running. The worker never touches a UI: viewers poll
-``Job`` fields (state, progress, live loss points) and may cancel.
+A :class:`JobRegistry` hands its jobs, one at a time, to a training worker *process*
+(:mod:`apcore.worker`): on a 2-core CPU two trainings at once only halve each other's speed, and
+a training that shares the server's process is slowed by every tab watching it. A dispatcher
+thread in the server relays the worker's progress into the :class:`Job` and, when the worker has
+written the checkpoint, loads the model from the store. Jobs are keyed by the config's *view* (the
+config without its seed): a second viewer asking for the same view joins the job already queued or
+running. Viewers poll ``Job`` fields (state, progress, live loss points) and may cancel.
+
+A worker that dies (SIGKILL, out of memory, a crash) fails its job with a message; the next job
+starts a fresh worker.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import queue
 import threading
@@ -18,7 +24,8 @@ from dataclasses import dataclass, field
 
 from .cache import ModelStore, TrainedModel
 from .config import ModelConfig
-from .train import Cancelled, Progress
+from .train import Progress
+from .worker import WorkerDied, WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +36,18 @@ class JobLimitError(RuntimeError):
     """Too many jobs waiting; the message is fit for a user."""
 
 
+CANCEL_GRACE_S = 1.0   # a worker that has not stopped this long after a cancel is killed
+POLL_S = 0.1           # how often the dispatcher looks at a cancel while waiting for the worker
+_ids = itertools.count(1)
+
+
 @dataclass
 class Job:
-    """One training run as its viewers see it. Fields are written by the worker thread only."""
+    """One training run as its viewers see it. Fields are written by the dispatcher thread only."""
 
     config: ModelConfig
     retrain: bool
+    id: int = field(default_factory=lambda: next(_ids))
     state: str = QUEUED
     progress: Progress | None = None
     points: list[dict] = field(default_factory=list)  # live loss: {"epoch": float, term: value}
@@ -55,7 +68,7 @@ class Job:
         return self.progress.fraction if self.progress else 0.0
 
     def cancel(self) -> None:
-        """Ask the job to stop; a queued job never starts, a running one stops at its next step."""
+        """Ask the job to stop; a queued job never starts, a running one stops within a second."""
         self._cancel.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -73,23 +86,28 @@ class Job:
 
 
 class JobRegistry:
-    """Queue of training jobs for one :class:`ModelStore`, trained one at a time.
+    """Queue of training jobs for one :class:`ModelStore`, trained one at a time by a worker process.
 
     Parameters
     ----------
-    store : where models are looked up and saved.
+    store : where models are looked up; the worker saves into the same folder.
     max_pending : most jobs queued or running at once; one more raises :class:`JobLimitError`.
     keep_finished : how many finished jobs stay visible (their viewers see "done" or the error).
+    device : the worker's device ("auto": CUDA when present). The server itself need not touch it.
     """
 
-    def __init__(self, store: ModelStore, max_pending: int = 6, keep_finished: int = 32):
+    def __init__(self, store: ModelStore, max_pending: int = 6, keep_finished: int = 32, device: str = "auto"):
         self.store = store
         self.max_pending = max_pending
+        self.device = device
         self._jobs: collections.OrderedDict[str, Job] = collections.OrderedDict()
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Job] = queue.Queue()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
         self._keep_finished = keep_finished
-        self._worker: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._worker: WorkerProcess | None = None
+        self._worker_lock = threading.Lock()
+        self._closed = False
 
     def submit(self, config: ModelConfig, retrain: bool = False) -> Job:
         """Join the active job of ``config``'s view, or queue a new one.
@@ -99,6 +117,8 @@ class JobRegistry:
         """
         view = config.view_key
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this job registry is closed")
             job = self._jobs.get(view)
             if job is not None and job.active:
                 return job
@@ -109,9 +129,9 @@ class JobRegistry:
             self._jobs.move_to_end(view)
             self._trim()
             self._queue.put(job)
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._run, name="apcore-trainer", daemon=True)
-                self._worker.start()
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(target=self._run, name="apcore-dispatcher", daemon=True)
+                self._dispatcher.start()
         return job
 
     def get(self, config: ModelConfig) -> Job | None:
@@ -123,6 +143,32 @@ class JobRegistry:
         with self._lock:
             return [j for j in self._jobs.values() if j.active]
 
+    def start_worker(self) -> WorkerProcess:
+        """The running worker, started if there is none (torch takes seconds to import: a server
+        starts it ahead of the first Retrain)."""
+        with self._worker_lock:
+            if self._worker is None or not self._worker.alive():
+                self._worker = WorkerProcess(self.store.root, self.device)
+            return self._worker
+
+    @property
+    def worker_pid(self) -> int | None:
+        worker = self._worker
+        return worker.pid if worker is not None and worker.alive() else None
+
+    def close(self) -> None:
+        """Cancel every job and end the worker (a server shutting down, a cache cleared)."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel()
+        self._queue.put(None)
+        with self._worker_lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+
     def _trim(self) -> None:
         finished = [k for k, j in self._jobs.items() if not j.active]
         for k in finished[: max(0, len(finished) - self._keep_finished)]:
@@ -131,26 +177,74 @@ class JobRegistry:
     def _run(self) -> None:
         while True:
             job = self._queue.get()
+            if job is None:
+                return
             try:
                 self._train(job)
+            except Exception as exc:  # the viewer gets a message; the server keeps serving
+                log.exception("training %s failed", job.config.describe())
+                job.error = f"{type(exc).__name__}: {exc}"
+                job.state = FAILED
             finally:
                 job.finished = time.time()
-                self._queue.task_done()
 
     def _train(self, job: Job) -> None:
-        if job._cancel.is_set():
+        if job._cancel.is_set() or self._closed:
             job.state = CANCELLED
             return
         job.state = RUNNING
+        worker = self.start_worker()
         try:
-            if job.retrain:
-                job.result = self.store.retrain(job.config, job._on_progress, job._cancel.is_set)
-            else:
-                job.result = self.store.get_or_train(job.config, job._on_progress, job._cancel.is_set)
-            job.state = DONE
-        except Cancelled:
-            job.state = CANCELLED
-        except Exception as exc:  # the viewer gets a message; the server keeps serving
-            log.exception("training %s failed", job.config.describe())
-            job.error = f"{type(exc).__name__}: {exc}"
+            worker.send({"op": "train", "job": job.id, "config": job.config.to_dict(), "retrain": job.retrain})
+            self._follow(job, worker)
+        except WorkerDied as exc:
+            with self._worker_lock:
+                if self._worker is worker:
+                    self._worker = None
+            if job._cancel.is_set():
+                job.state = CANCELLED
+                return
+            log.error("training %s: %s", job.config.describe(), exc)
+            job.error = f"{str(exc)[:1].upper()}{str(exc)[1:]}. The next training starts a fresh one."
             job.state = FAILED
+
+    def _follow(self, job: Job, worker: WorkerProcess) -> None:
+        """Relay the worker's messages about ``job`` until it ends; enforce a cancel's deadline."""
+        cancel_sent = None
+        while True:
+            if job._cancel.is_set() and cancel_sent is None:
+                worker.send({"op": "cancel", "job": job.id})
+                cancel_sent = time.monotonic()
+            if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
+                log.warning("worker %d did not stop within %.1f s of a cancel: killed", worker.pid, CANCEL_GRACE_S)
+                worker.kill()
+                job.state = CANCELLED
+                return
+            message = worker.recv(POLL_S)
+            if message is None or message.get("job") != job.id:
+                continue
+            event = message["event"]
+            if event == "progress":
+                job._on_progress(Progress(message["epoch"], message["epochs"], message["step"], message["steps"],
+                                          message["losses"], message["elapsed"]))
+            elif event == "done":
+                self._finish(job, ModelConfig.from_dict(message["config"]))
+                return
+            elif event == "cancelled":
+                job.state = CANCELLED
+                return
+            elif event == "failed":
+                log.error("training %s failed in the worker: %s", job.config.describe(), message["error"])
+                job.error = message["error"]
+                job.state = FAILED
+                return
+
+    def _finish(self, job: Job, trained_config: ModelConfig) -> None:
+        """The worker saved ``trained_config``: load it here (a retrain replaced the view's older seeds)."""
+        if job.retrain:
+            self.store.evict_view(job.config)
+        trained = self.store.get(trained_config)
+        if trained is None:
+            raise RuntimeError(f"the worker reported {trained_config.describe()} saved, but it is not on disk")
+        job.result = trained
+        job.state = DONE

@@ -14,9 +14,13 @@ def store() -> ModelStore:
     return ModelStore()
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=JobRegistry.close)
 def registry() -> JobRegistry:
-    return JobRegistry(store())
+    """Trainings of every tab, run by one worker process; started with the server, so the first
+    Retrain does not wait for the worker to import torch. A cleared cache ends the worker."""
+    jobs = JobRegistry(store())
+    jobs.start_worker()
+    return jobs
 
 
 @st.cache_resource(show_spinner="Reading the data set…", max_entries=2)

@@ -1,7 +1,9 @@
 """The training panel: the model a page shows, its Retrain button, and live progress.
 
-Training runs in ``apcore.jobs`` (a background thread shared by every tab), so moving a slider
-never kills it; this panel only reads the job and redraws itself every half second while it runs.
+Training runs in ``apcore.jobs`` (a worker process shared by every tab), so moving a slider never
+kills it; this panel only reads the job and redraws itself every half second while it runs. A room
+of tabs watches one training: each tick must stay cheap for the server, so the live curve is built
+once per new progress report for all of them, from at most ``LIVE_POINTS`` points.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from apcore.jobs import CANCELLED, FAILED, Job, JobLimitError
 
 from . import figures
 from .resources import registry, store
+
+LIVE_POINTS = 300
+LIVE_EVERY_S = 0.5
 
 
 def _submit(config: ModelConfig, retrain: bool) -> None:
@@ -68,7 +73,21 @@ def _summary(trained: TrainedModel) -> str:
     return f"{head} per image · trained in {trained.train_seconds:.0f} s on {trained.device.upper()} · seed {trained.config.seed}"
 
 
-@st.fragment(run_every=0.5)
+def thin(points: list[dict], most: int = LIVE_POINTS) -> list[dict]:
+    """At most ``most`` of ``points``, evenly spaced, the newest always kept."""
+    if len(points) <= most:
+        return points
+    step = len(points) / (most - 1)
+    return [points[int(i * step)] for i in range(most - 1)] + [points[-1]]
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _live_figure(job_id: int, n_points: int, _points: list[dict]):
+    """The live loss curve of a job's first ``n_points`` reports, built once for every tab."""
+    return figures.loss_curves(thin(_points[:n_points]), title=None)
+
+
+@st.fragment(run_every=LIVE_EVERY_S)
 def _live(config: ModelConfig) -> None:
     job = registry().get(config)
     if job is None or not job.active:
@@ -83,6 +102,7 @@ def _live(config: ModelConfig) -> None:
                     + " · ".join(f"{figures.TERM_NAMES.get(k, k)} {v:.1f}" for k, v in p.losses.items()
                                  if k != "loss" or "kl" in p.losses)
                     + f" · {p.elapsed:.0f} s")
-        if len(job.points) > 1:
-            st.plotly_chart(figures.loss_curves(job.points, title=None), key=f"live-{key}", config={"displayModeBar": False})
+        n = len(job.points)
+        if n > 1:
+            st.plotly_chart(_live_figure(job.id, n, job.points), key=f"live-{key}", config={"displayModeBar": False})
     st.button("Cancel", key=f"cancel-{key}", on_click=job.cancel)

@@ -1,0 +1,212 @@
+"""Training in a worker process: the server that shows models never trains them.
+
+A training in a thread of the Streamlit server competes with every page rerun for the interpreter
+lock, and each watching tab slowed it down (measured: 15 s alone, 90 s watched by one tab, no end
+in sight with four). Here a long-lived ``python -m apcore.worker`` process (torch imported once)
+trains one job at a time and writes the checkpoint through the same :class:`~apcore.cache.ModelStore`;
+the server only reads progress and then loads the finished checkpoint.
+
+Why a subprocess and not ``multiprocessing``: Streamlit replaces ``__main__`` with the page script,
+so a spawn/forkserver child re-executes the app, and forking a threaded server is unsafe.
+
+Protocol: pickled dicts of plain values over a socket pair (never the worker's stdout, which
+carries its log). Server -> worker: ``{"op": "train", "job", "config", "retrain"}``,
+``{"op": "cancel", "job"}``. Worker -> server: ``{"event": "ready"}``, then per job
+``progress`` (epoch, epochs, step, steps, losses, elapsed), and one of ``done`` (the trained
+model's config), ``cancelled``, ``failed`` (a message fit for a user).
+
+The worker ends within a second of its server's death, SIGKILL included: the socket reaches
+end-of-file at once, and a watchdog notices the parent change. It checks its parent again right
+before a checkpoint is moved into place, so an orphan never writes into a store that a newer
+server owns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from .config import ModelConfig
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The worker runs below the server's priority: a slider move in the server preempts training for
+# the few milliseconds its rerun takes, and an idle server leaves the worker the whole machine.
+NICE = 5
+WATCHDOG_S = 0.25
+
+
+class WorkerDied(RuntimeError):
+    """The worker process ended without answering; the message says how, fit for a user."""
+
+
+class WorkerProcess:
+    """The server's handle on one ``python -m apcore.worker`` process.
+
+    Parameters
+    ----------
+    root : checkpoint folder the worker writes into (the server's store's folder).
+    device : "auto", "cpu" or "cuda", as the worker's store picks it.
+    """
+
+    def __init__(self, root: str | Path, device: str = "auto"):
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "apcore.worker", "--fd", str(theirs.fileno()), "--parent", str(os.getpid()),
+                 "--checkpoints", str(root), "--device", device],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, cwd=REPO_ROOT, env=env)
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self._send_lock = threading.Lock()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and not self.conn.closed
+
+    def send(self, message: dict) -> None:
+        try:
+            with self._send_lock:
+                self.conn.send(message)
+        except (OSError, EOFError) as exc:
+            raise WorkerDied(self.death_message()) from exc
+
+    def recv(self, timeout: float) -> dict | None:
+        """The next message, or None if none came within ``timeout`` s; raises :class:`WorkerDied`."""
+        try:
+            if self.conn.poll(timeout):
+                return self.conn.recv()
+        except (OSError, EOFError) as exc:
+            raise WorkerDied(self.death_message()) from exc
+        if self.proc.poll() is not None:
+            raise WorkerDied(self.death_message())
+        return None
+
+    def death_message(self) -> str:
+        try:
+            code = self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            return "the training process stopped answering"
+        if code < 0:
+            name = signal.Signals(-code).name
+            cause = " (out of memory?)" if -code == signal.SIGKILL else ""
+            return f"the training process was killed by {name}{cause}"
+        return f"the training process exited with status {code}"
+
+    def kill(self) -> None:
+        """Stop at once (a cancel the worker did not answer in time, or a server shutting down)."""
+        self.conn.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Let the worker end by itself (its socket closes), then make sure it has."""
+        self.conn.close()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+# -- the worker's side -----------------------------------------------------------------------------
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(0)
+        time.sleep(WATCHDOG_S)
+
+
+def _read_commands(conn: Connection, jobs: queue.Queue, cancelled: set) -> None:
+    try:
+        while True:
+            message = conn.recv()
+            if message.get("op") == "cancel":
+                cancelled.add(message["job"])
+            elif message.get("op") == "train":
+                jobs.put(message)
+    except (EOFError, OSError):
+        pass
+    os._exit(0)  # the server is gone (or closed us): stop now and write nothing
+
+
+def _run_job(store, send, message: dict, cancelled: set) -> None:
+    from .train import Cancelled
+
+    job = message["job"]
+    should_stop = lambda: job in cancelled  # noqa: E731
+
+    def on_progress(p) -> None:
+        send({"job": job, "event": "progress", "epoch": p.epoch, "epochs": p.epochs, "step": p.step,
+              "steps": p.steps, "losses": p.losses, "elapsed": p.elapsed})
+
+    try:
+        config = ModelConfig.from_dict(message["config"])
+        if should_stop():
+            raise Cancelled()
+        if message.get("retrain"):
+            trained = store.retrain(config, on_progress, should_stop)
+        else:
+            trained = store.get_or_train(config, on_progress, should_stop)
+        send({"job": job, "event": "done", "config": trained.config.to_dict(), "cached": trained.cached})
+    except Cancelled:
+        send({"job": job, "event": "cancelled"})
+    except Exception as exc:  # the viewer gets the message; the worker takes the next job
+        log.exception("training failed")
+        send({"job": job, "event": "failed", "error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        cancelled.discard(job)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m apcore.worker", description="Training worker (started by the app).")
+    p.add_argument("--fd", type=int, required=True, help="socket to the server")
+    p.add_argument("--parent", type=int, required=True, help="the server's pid: exit when it is gone")
+    p.add_argument("--checkpoints", required=True)
+    p.add_argument("--device", default="auto")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s worker %(name)s: %(message)s")
+    threading.Thread(target=_watch_parent, args=(args.parent,), daemon=True).start()
+    conn = Connection(args.fd)
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
+    send_lock = threading.Lock()
+
+    def send(message: dict) -> None:
+        with send_lock:
+            conn.send(message)
+
+    jobs: queue.Queue = queue.Queue()
+    cancelled: set = set()
+    threading.Thread(target=_read_commands, args=(conn, jobs, cancelled), daemon=True).start()
+
+    from .cache import ModelStore  # torch loads here, after the server can already talk to us
+
+    store = ModelStore(args.checkpoints, device=args.device, max_in_memory=1,
+                       write_guard=lambda: os.getppid() == args.parent)
+    send({"event": "ready", "pid": os.getpid(), "device": store.device.type})
+    while True:
+        _run_job(store, send, jobs.get(), cancelled)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

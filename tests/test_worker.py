@@ -1,0 +1,145 @@
+"""apcore.worker: a killed worker is a failed job, never a corrupt checkpoint or a stray process."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from apcore.cache import ModelStore, StoreClosedError, atomic_write, sweep_temporary_files
+from apcore.config import ModelConfig
+from apcore.jobs import DONE, FAILED, JobRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 120
+
+
+def tiny(**changes) -> ModelConfig:
+    return ModelConfig(**{"family": "ae-mlp", "train_limit": 256, "epochs": 1, "batch_size": 64, **changes})
+
+
+def wait_for(predicate, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def gone(pid: int) -> bool:
+    """No such process, or only its zombie (its parent died and nobody reaped it yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] in "ZX"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def assert_only_complete_checkpoints(root: Path) -> None:
+    assert list(root.glob(".*.tmp")) == []
+    for pt in root.glob("*.pt"):
+        blob = torch.load(pt, weights_only=True)
+        assert ModelConfig.from_dict(blob["config"]).key == pt.stem
+
+
+def test_killed_worker_fails_the_job_and_the_next_retrain_trains(tmp_path):
+    registry = JobRegistry(ModelStore(root=tmp_path, device="cpu"))
+    try:
+        first = registry.submit(tiny())
+        assert first.wait(TIMEOUT) and first.state == DONE
+        job = registry.submit(tiny(train_limit=60000, epochs=20, batch_size=32))
+        wait_for(lambda: job.progress is not None)
+        killed = registry.worker_pid
+        os.kill(killed, signal.SIGKILL)
+        assert job.wait(10)
+        assert job.state == FAILED
+        assert job.error == "The training process was killed by SIGKILL (out of memory?). The next training starts a fresh one."
+        redo = registry.submit(tiny(), retrain=True)
+        assert redo.wait(TIMEOUT) and redo.state == DONE, redo.error
+        assert redo.result.config.seed == 1 and registry.worker_pid not in (None, killed)
+        assert_only_complete_checkpoints(tmp_path)
+    finally:
+        registry.close()
+
+
+SERVER = textwrap.dedent("""
+    import sys, time
+    from apcore.cache import ModelStore
+    from apcore.config import ModelConfig
+    from apcore.jobs import JobRegistry
+    registry = JobRegistry(ModelStore(root=sys.argv[1], device="cpu"))
+    job = registry.submit(ModelConfig(family="ae-mlp", train_limit=60000, epochs=20, batch_size=32))
+    while job.progress is None:
+        time.sleep(0.01)
+    print(registry.worker_pid, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_worker_exits_within_a_second_of_its_server_kill_9(tmp_path):
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        worker = int(server.stdout.readline())  # printed once the worker is training
+        assert not gone(worker)
+        server.kill()
+        server.wait()
+        start = time.monotonic()
+        while not gone(worker) and time.monotonic() - start < 5:
+            time.sleep(0.01)
+        assert gone(worker) and time.monotonic() - start < 1.0
+        assert_only_complete_checkpoints(tmp_path)
+        assert list(tmp_path.glob("*.pt")) == []
+    finally:
+        server.kill()
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from apcore.cache import atomic_write
+
+    def write(f):
+        f.write(b"half a checkpoint" * 1000)
+        f.flush()
+        print("writing", flush=True)
+        time.sleep(600)
+
+    atomic_write(Path(sys.argv[1]), write)
+""")
+
+
+def test_kill_mid_write_leaves_the_old_file_and_the_next_store_sweeps(tmp_path):
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"the complete old checkpoint")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert writer.stdout.readline().strip() == "writing"
+    writer.kill()
+    writer.wait()
+    assert target.read_bytes() == b"the complete old checkpoint"
+    left = list(tmp_path.glob(".*.tmp"))
+    assert len(left) == 1 and f".{writer.pid}." in left[0].name
+    ModelStore(root=tmp_path, device="cpu")  # opening a store sweeps what dead writers left
+    assert list(tmp_path.glob(".*.tmp")) == []
+    assert target.read_bytes() == b"the complete old checkpoint"
+
+
+def test_sweep_spares_live_writers(tmp_path):
+    mine = tmp_path / f".a.pt.{os.getpid()}.abc123.tmp"
+    old_format_fresh = tmp_path / ".b.pt.xyz789.tmp"
+    for f in (mine, old_format_fresh):
+        f.write_bytes(b"x")
+    assert sweep_temporary_files(tmp_path) == []
+    assert mine.exists() and old_format_fresh.exists()
+    assert sweep_temporary_files(tmp_path, min_age_s=0) == [old_format_fresh]
+
+
+def test_guard_refuses_the_write_of_an_orphan(tmp_path):
+    target = tmp_path / "model.pt"
+    with pytest.raises(StoreClosedError, match="new owner"):
+        atomic_write(target, lambda f: f.write(b"late"), guard=lambda: False)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
