@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
+from .config import ModelConfig
 from .data import Dataset, to_float
 from .metrics import encode_images
 from .models import Autoencoder, kl_per_dim
@@ -46,16 +47,17 @@ def codes(model: Autoencoder, data: Dataset) -> np.ndarray:
     return encode_images(model, data.test_images, _device(model))
 
 
-def loss_by_latent(summaries: list[dict], config) -> list[tuple[int, float]]:
-    """(latent_dim, test_recon) of the cached models that differ from ``config`` only in latent
-    size and seed (the newest per size), sorted by size: the bottleneck curve."""
+def bottleneck_models(summaries: list[dict], config: ModelConfig) -> list[tuple[ModelConfig, float]]:
+    """The cached models that differ from ``config`` only in latent size and seed, the newest per
+    size (what ``ModelStore.latest`` shows for that size), with their test BCE, sorted by size:
+    the bottleneck curve and its rows of reconstructions come from exactly these models."""
     fixed = {k: v for k, v in config.to_dict().items() if k not in ("latent_dim", "seed")}
-    best: dict[int, float] = {}
+    newest: dict[int, tuple[ModelConfig, float]] = {}
     for s in summaries:  # newest first
         c = s["config"]
-        if all(c.get(k) == v for k, v in fixed.items()) and c["latent_dim"] not in best:
-            best[c["latent_dim"]] = s["metrics"]["test_recon"]
-    return sorted(best.items())
+        if all(c.get(k) == v for k, v in fixed.items()) and c["latent_dim"] not in newest:
+            newest[c["latent_dim"]] = (ModelConfig.from_dict(c), s["metrics"]["test_recon"])
+    return [newest[d] for d in sorted(newest)]
 
 
 @torch.no_grad()

@@ -48,18 +48,18 @@ with tab_rec:
                       "Reconstruction": explore.reconstruct(model, data.test_images[idx])})
 
 with tab_bottle:
-    curve = explore.loss_by_latent(store().summaries(), config)
+    curve = explore.bottleneck_models(store().summaries(), config)
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(figures.loss_vs_latent(curve, latent), key="ae_curve")
+        st.plotly_chart(figures.loss_vs_latent([(c.latent_dim, v) for c, v in curve], latent), key="ae_curve")
     with right:
         st.markdown("Each point is a trained model (press **Retrain** or pick another size to add one). "
                     "Reconstruction error falls as the bottleneck widens, with diminishing returns.")
-    others = [store().get(config.replace(latent_dim=d)) for d, _ in curve]
     rows = {"Ground truth": images.as_float(data.test_images[fixed])}
-    for other in others:
+    for c, _ in curve:
+        other = store().get(c)
         if other is not None:
-            rows[f"Latent {other.config.latent_dim}"] = explore.reconstruct(other.model, data.test_images[fixed])
+            rows[f"Latent {c.latent_dim}"] = explore.reconstruct(other.model, data.test_images[fixed])
     images.show_rows(rows)
 
 with tab_latent:
@@ -67,7 +67,7 @@ with tab_latent:
     if latent > 2:
         method = st.radio("2-D view of the codes", ["pca", "tsne"], horizontal=True, key="ae_projection",
                           format_func={"pca": "PCA (3,000 digits)", "tsne": f"t-SNE ({cluster.TSNE_MAX_POINTS:,} digits)"}.get)
-    idx, points, titles = projection(config.key, method, trained)
+    idx, points, titles = projection(trained, method)
     labels = data.test_labels.numpy()[idx]
     left, right = st.columns([3, 1])
     with left:
@@ -87,7 +87,7 @@ with tab_latent:
 with tab_play:
     st.markdown("The decoder alone is a generator: choose a latent vector and decode it. Far from "
                 "the data, a plain autoencoder decodes nonsense — its latent space has holes.")
-    codes = test_codes(config.key, trained)
+    codes = test_codes(trained)
     lo, hi = codes.min(0), codes.max(0)
     pad = (hi - lo) * 0.5
     start_class = st.selectbox("Start from the mean code of", range(len(names)), format_func=lambda c: names[c],
@@ -99,7 +99,7 @@ with tab_play:
     for d in range(shown):
         with cols[d % 2]:
             z[d] = st.slider(f"z{d + 1}", float(lo[d] - pad[d]), float(hi[d] + pad[d]), float(start[d]),
-                             key=f"ae_play_z{d}_{start_class}_{config.key[:8]}")
+                             key=f"ae_play_z{d}_{start_class}_{trained.config.key[:8]}")
     if latent > shown:
         st.caption(f"Dimensions {shown + 1}–{latent} stay at the class mean.")
     left, right = st.columns([1, 2])

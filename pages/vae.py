@@ -69,7 +69,7 @@ with tabs[2]:
             st.image(images.montage(explore.latent_grid(vae.model, n), nrow=n, padding=0, upscale=2), width="stretch")
         with right:
             if ae is not None:
-                span = float(np.abs(test_codes(ae_config.key, ae)).max())
+                span = float(np.abs(test_codes(ae)).max())
                 st.markdown(f"**AE**: the same grid over its codes' range (±{span:.1f})")
                 st.image(images.montage(explore.latent_grid(ae.model, n, span), nrow=n, padding=0, upscale=2),
                          width="stretch")

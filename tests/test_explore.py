@@ -70,15 +70,16 @@ def test_prior_samples_reproducible():
     assert a.shape == (4, 8) and not np.array_equal(a, explore.prior_samples(8, 4, seed=4))
 
 
-def test_loss_by_latent_keeps_matching_models_newest_first():
+def test_bottleneck_models_are_the_newest_matching_model_per_size():
     base = ModelConfig(family="ae-mlp", latent_dim=2)
     def summary(config, recon):
         return {"config": config.to_dict(), "metrics": {"test_recon": recon}}
+    retrained = base.replace(latent_dim=5, seed=1)
     summaries = [  # newest first, as ModelStore.summaries() gives them
-        summary(base.replace(latent_dim=5, seed=1), 100.0),
+        summary(retrained, 100.0),
         summary(base.replace(latent_dim=5), 120.0),
         summary(base, 150.0),
         summary(base.replace(family="ae-conv", latent_dim=3), 90.0),   # other family
         summary(base.replace(latent_dim=8, epochs=9), 80.0),           # other budget
     ]
-    assert explore.loss_by_latent(summaries, base) == [(2, 150.0), (5, 100.0)]
+    assert explore.bottleneck_models(summaries, base) == [(base, 150.0), (retrained, 100.0)]

@@ -1,4 +1,9 @@
-"""Per-model results the pages reuse across reruns (keyed by the model's config key)."""
+"""Per-model results the pages reuse across reruns.
+
+Each is cached under the key of the model it was computed from (``trained.config.key``, seed
+included), never under the page's config: after a Retrain the page shows the newest seed, and
+everything drawn from it must be recomputed.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,28 @@ from apcore.cache import TrainedModel
 
 from .resources import dataset
 
-
-@st.cache_resource(max_entries=32, show_spinner="Encoding the test set…")
-def test_codes(key: str, _trained: TrainedModel) -> np.ndarray:
-    """Codes of the 10,000 test images (read-only)."""
-    return explore.codes(_trained.model, dataset(_trained.config.dataset))
-
-
 AXES = {"native": ("z1", "z2"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}
 SHOWN = 3000  # points in a scatter: enough to see the shape, few enough for SVG and selection
 
 
-@st.cache_resource(max_entries=32, show_spinner="Projecting the codes to 2-D…")
-def projection(key: str, method: str, _trained: TrainedModel) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+def test_codes(trained: TrainedModel) -> np.ndarray:
+    """Codes of the 10,000 test images by ``trained`` (read-only)."""
+    return _test_codes(trained.config.key, trained)
+
+
+def projection(trained: TrainedModel, method: str) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     """(indices of the shown test images, their 2-D points, axis titles). t-SNE sees a subsample."""
-    codes = test_codes(key, _trained)[:SHOWN]
-    points, idx, used = cluster.project_2d(codes, method)
+    return _projection(trained.config.key, method, trained)
+
+
+@st.cache_resource(max_entries=32, show_spinner="Encoding the test set…")
+def _test_codes(key: str, _trained: TrainedModel) -> np.ndarray:
+    codes = explore.codes(_trained.model, dataset(_trained.config.dataset))
+    codes.setflags(write=False)
+    return codes
+
+
+@st.cache_resource(max_entries=32, show_spinner="Projecting the codes to 2-D…")
+def _projection(key: str, method: str, _trained: TrainedModel) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    points, idx, used = cluster.project_2d(test_codes(_trained)[:SHOWN], method)
     return idx, points, AXES[used]

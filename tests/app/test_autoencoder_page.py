@@ -1,10 +1,40 @@
 """AppTest of the Autoencoder page: trains by itself, latent slider, Retrain, selection."""
 
+import json
+
 from tests.app.conftest import page_test, run_until_trained
 
 
 def panel_text(at) -> str:
     return " ".join(m.value for m in at.markdown)
+
+
+def tab(at, label: str):
+    """The page's tab called ``label``."""
+    container = next(c for c in at.main.children.values() if c.type == "tab_container")
+    return next(t for t in container.children.values() if t.label == label)
+
+
+def elements(node):
+    """Every element below ``node``, in page order."""
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from elements(child)
+
+
+def views(at) -> dict:
+    """What the tabs drew from the model: the bottleneck rows (label -> image), the latent
+    scatter's points, and the decoder playground's slider ranges."""
+    rows, label = {}, None
+    for el in elements(tab(at, "Bottleneck: latent size")):
+        if el.type == "markdown" and el.value.startswith("**"):
+            label = el.value.strip("*")
+        elif el.type == "image" and label:
+            rows[label] = el.proto.imgs[0].url  # media files are named by their content
+    scatter = next(el for el in elements(tab(at, "Latent space")) if el.type == "plotly_chart")
+    points = [(t["x"], t["y"]) for t in json.loads(scatter.proto.spec)["data"]]
+    ranges = [(el.label, el.min, el.max) for el in elements(tab(at, "Decoder playground")) if el.type == "slider"]
+    return {"rows": rows, "points": points, "ranges": ranges}
 
 
 def test_default_view_trains_and_shows_everything():
@@ -30,6 +60,21 @@ def test_latent_change_and_retrain_reach_new_models():
     at = run_until_trained(at)
     assert "ae-mlp, latent 5" in panel_text(at) and "seed 1" in panel_text(at)
     assert not at.exception
+
+
+def test_retrain_redraws_every_view_from_the_new_model():
+    at = run_until_trained(page_test("autoencoder"))
+    before = views(at)
+    assert set(before["rows"]) == {"Ground truth", "Latent 2"} and len(before["ranges"]) == 2
+    next(b for b in at.button if b.label == "Retrain").click()
+    at = run_until_trained(at)
+    assert "seed 1" in panel_text(at)
+    after = views(at)
+    assert set(after["rows"]) == {"Ground truth", "Latent 2"}   # the retrained size keeps its row
+    assert after["rows"]["Ground truth"] == before["rows"]["Ground truth"]
+    assert after["rows"]["Latent 2"] != before["rows"]["Latent 2"]
+    assert after["points"] != before["points"]
+    assert after["ranges"] != before["ranges"]
 
 
 def test_cnn_switch():

@@ -1,14 +1,47 @@
-"""Browser: the Autoencoder page trains, the latent slider and Retrain reach new models; the VAE page renders."""
+"""Browser: the Autoencoder page trains, the latent slider and Retrain reach new models (and every
+view follows the retrained one); the VAE page renders."""
 
 import re
 
 from tests.e2e.conftest import open_page, wait_for_app
 
-PANEL_READY = re.compile(r"ae-mlp, latent (\d+), mnist · test BCE")
+OPEN_PANEL = "[...document.querySelectorAll('[role=\"tabpanel\"]')].find(p => p.offsetParent !== null)"
+# Bold labels and images of the open tab, in page order: {label: the image after it}.
+ROWS = f"""() => {{
+  const rows = {{}}; let label = null;
+  {OPEN_PANEL}.querySelectorAll('[data-testid="stMarkdownContainer"] strong, [data-testid="stImage"] img')
+    .forEach(el => {{ if (el.tagName === 'STRONG') label = el.innerText; else if (label) rows[label] = el.src; }});
+  return rows;
+}}"""
+# The points of the open tab's Plotly scatter (once drawn).
+POINTS = f"""() => {{
+  const panel = {OPEN_PANEL};
+  const plot = panel && panel.querySelector('.js-plotly-plot');
+  return plot && plot.data ? JSON.stringify(plot.data.map(t => [t.x, t.y])) : null;
+}}"""
+# (min, max) of every slider in the open tab.
+RANGES = f"""() => [...{OPEN_PANEL}.querySelectorAll('[data-testid="stSlider"] input[type="range"]')]
+  .map(s => [s.min, s.max])"""
 
 
 def wait_for_text(page, pattern: str, timeout_ms: int = 180_000) -> None:
     page.get_by_text(re.compile(pattern)).first.wait_for(timeout=timeout_ms)
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    wait_for_app(page)
+
+
+def views(page) -> dict:
+    """The bottleneck rows, the latent scatter's points and the decoder playground's slider ranges."""
+    open_tab(page, "Bottleneck: latent size")
+    rows = page.evaluate(ROWS)
+    open_tab(page, "Latent space")
+    page.wait_for_function(POINTS)
+    points = page.evaluate(POINTS)
+    open_tab(page, "Decoder playground")
+    return {"rows": rows, "points": points, "ranges": page.evaluate(RANGES)}
 
 
 def test_autoencoder_slider_and_retrain(page, app_url):
@@ -26,6 +59,9 @@ def test_autoencoder_slider_and_retrain(page, app_url):
     page.get_by_text("Reconstruction from 3 numbers").first.wait_for()
     assert "latent=3" in page.url
 
+    before = views(page)
+    assert {"Ground truth", "Latent 2", "Latent 3"} <= set(before["rows"]) and len(before["ranges"]) == 3
+
     # Retrain: progress appears, then the retrained model (seed 1) replaces the cached one.
     page.get_by_role("button", name="Retrain").first.click()
     page.get_by_text(re.compile(r"^(Training · epoch|Waiting for the trainer)")).first.wait_for(timeout=60_000)
@@ -33,6 +69,14 @@ def test_autoencoder_slider_and_retrain(page, app_url):
     wait_for_text(page, r"latent 3, mnist · test BCE .* seed 1")
     wait_for_app(page)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+    # Every view is drawn from the retrained model: its bottleneck row, its codes, its ranges.
+    after = views(page)
+    assert set(after["rows"]) == set(before["rows"])
+    assert after["rows"]["Latent 3"] != before["rows"]["Latent 3"]
+    assert after["rows"]["Latent 2"] == before["rows"]["Latent 2"]
+    assert after["points"] != before["points"]
+    assert after["ranges"] != before["ranges"]
 
 
 def test_vae_page_renders(page, app_url):
