@@ -12,7 +12,7 @@ import sys
 import time
 
 from .config import DATASETS, FAMILIES, NOISES, ConfigError, DataError, ModelConfig
-from .defaults import default_config, page_defaults, warm_list
+from .defaults import DENOISE_LEVEL, PAGE_MODELS, model_like, page_defaults, pages_using, warm_list
 
 # torch and scikit-learn load inside the commands: a mistyped argument answers at once.
 
@@ -47,35 +47,52 @@ def build_parser() -> Parser:
     t.add_argument("--noise", choices=[n for n in NOISES if n != "none"])
     t.add_argument("--noise-level", type=float)
     t.add_argument("--normal-classes", type=parse_classes, default=())
-    t.add_argument("--train-limit", type=int, default=0, help="train on the first N images only")
+    t.add_argument("--page", choices=list(PAGE_MODELS),
+                   help="train the model as this page does (its budget); by default the page a model of "
+                        "this kind belongs to (normal classes: anomaly, noise: denoise), if any")
+    t.add_argument("--train-limit", type=int, help="train on the first N images only")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     w = sub.add_parser("warm", help="train every model the pages offer by default")
     w.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    sub.add_parser("list", help="list the cached models with their metrics")
+    sub.add_parser("list", help="list the cached models with their metrics and the pages that show them")
     return p
 
 
-def progress_bar(p) -> None:
-    """Draw a ``train.Progress`` as one line on stderr."""
-    width = 30
-    done = int(width * p.fraction)
-    losses = " ".join(f"{k} {v:.2f}" for k, v in p.losses.items())
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] epoch {p.epoch}/{p.epochs} {losses} {p.elapsed:.0f}s ")
-    if p.epoch == p.epochs and p.step == p.steps:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class ProgressBar:
+    """A ``train.Progress`` callback drawing one tqdm bar per training on stderr: steps done,
+    the epoch and the epoch's running losses."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+
+    def __call__(self, p) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=p.epochs * p.steps, desc=self.label, unit="step", file=sys.stderr,
+                            dynamic_ncols=True)
+        self.bar.set_postfix_str(f"epoch {p.epoch}/{p.epochs} "
+                                 + " ".join(f"{k} {v:.2f}" for k, v in p.losses.items()), refresh=False)
+        self.bar.update((p.epoch - 1) * p.steps + p.step - self.bar.n)
+        if p.epoch == p.epochs and p.step == p.steps:
+            self.bar.close()
 
 
-def config_from_args(args):
+def config_from_args(args) -> ModelConfig:
+    """The config the arguments describe: the page's model (``--page``, else the page such a model
+    belongs to), so that a page and the command line share its checkpoint; ``--epochs``,
+    ``--batch-size``, ``--lr``, ``--train-limit`` and ``--seed`` over it."""
     if args.noise_level is not None and args.noise is None:
         raise ConfigError("--noise-level needs --noise gaussian|salt-pepper|mask")
-    budget = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-    return default_config(
-        args.model, latent_dim=args.latent_dim, dataset=args.dataset, beta=args.beta,
-        noise=args.noise or "none", noise_level=0.5 if args.noise_level is None and args.noise else (args.noise_level or 0.0),
-        normal_classes=args.normal_classes, seed=args.seed, train_limit=args.train_limit, **budget)
+    level = args.noise_level if args.noise_level is not None else (DENOISE_LEVEL if args.noise else 0.0)
+    like = ModelConfig(family=args.model, latent_dim=args.latent_dim, dataset=args.dataset, beta=args.beta,
+                       noise=args.noise or "none", noise_level=level, normal_classes=args.normal_classes)
+    config = model_like(like, args.page)
+    chosen = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "train_limit") if getattr(args, k) is not None}
+    return config.replace(seed=args.seed, **chosen)
 
 
 def cmd_train(args) -> int:
@@ -86,7 +103,7 @@ def cmd_train(args) -> int:
     start = time.perf_counter()
     trained = store.get(config)
     if trained is None:
-        trained = store.get_or_train(config, on_progress=None if args.json else progress_bar)
+        trained = store.get_or_train(config, on_progress=None if args.json else ProgressBar(config.describe()))
     # Not "found by get": another process may have trained it while this one waited for the lock.
     cached = trained.cached
     result = {"model": config.family, "key": config.key, "config": config.to_dict(), "device": trained.device,
@@ -111,7 +128,7 @@ def cmd_warm(args) -> int:
         cached = store.get(config) is not None
         print(f"[{i}/{len(configs)}] {config.describe()}: {'cached' if cached else 'training'}", flush=True)
         if not cached:
-            trained = store.get_or_train(config, on_progress=progress_bar)
+            trained = store.get_or_train(config, on_progress=ProgressBar(config.describe()))
             print(f"    {trained.train_seconds:.1f} s, " + ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items()))
     warm_embeddings(store)
     return 0
@@ -143,8 +160,9 @@ def cmd_list(args) -> int:
         m = s["metrics"]
         head = m.get("test_loss", m.get("test_recon", float("nan")))
         extra = " ".join(f"{k}={m[k]:.3f}" for k in ("psnr_denoised", "auroc", "cluster_acc") if k in m)
-        print(f"{s['key'][:12]}  {ModelConfig.from_dict(s['config']).describe():48s} "
-              f"loss {head:7.2f}  {extra}  ({s['train_seconds']:.1f} s, {s['device']})")
+        config = ModelConfig.from_dict(s["config"])
+        print(f"{s['key'][:12]}  {config.describe():48s} loss {head:7.2f}  {extra}  "
+              f"({s['train_seconds']:.1f} s, {s['device']})  pages: {', '.join(pages_using(config)) or '-'}")
     return 0
 
 

@@ -152,25 +152,3 @@ def extremes(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the ``k`` most and the ``k`` least anomalous scores (most first, least first)."""
     order = np.argsort(scores, kind="stable")
     return order[::-1][:k], order[:k]
-
-
-# One-class training budgets. A class has ~6,000 training images, so an epoch is ~23 steps at
-# batch 256 and the full-data budgets in defaults.TRAINING would stop after ~70 steps. Measured
-# (bench/anomaly.py, mean AUROC over the ten digits, squared-error score): ae-mlp latent 16,
-# 10 / 20 / 30 / 50 epochs -> 0.927 / 0.951 / 0.962 / 0.965; 30 epochs of the largest class train
-# in 15 s on 2 CPU threads. ae-conv latent 16: 20 epochs -> 0.956 in ~21 s (30 epochs: 0.962, 32 s).
-ONE_CLASS_TRAINING = {
-    "ae-mlp": {"epochs": 30, "batch_size": 256, "lr": 2e-3},
-    "ae-conv": {"epochs": 20, "batch_size": 256, "lr": 3e-3},
-}
-
-
-def one_class_config(family: str, latent_dim: int, normal_classes, dataset: str = "mnist") -> ModelConfig:
-    """The config of a one-class model: its budget in steps stays about the same whatever the
-    number of normal classes (epochs divided by it). ``APCORE_EPOCHS`` still wins (tests)."""
-    from .defaults import default_config, quick_budget
-
-    budget = dict(ONE_CLASS_TRAINING.get(family, ONE_CLASS_TRAINING["ae-mlp"]))
-    budget["epochs"] = max(2, round(budget["epochs"] / max(1, len(normal_classes))))
-    return default_config(family, **{**budget, **quick_budget(), "latent_dim": latent_dim,
-                                     "normal_classes": tuple(normal_classes), "dataset": dataset})

@@ -33,9 +33,8 @@ from sklearn.manifold import TSNE
 from sklearn.mixture import GaussianMixture
 
 from .cache import atomic_write
-from .config import NUM_CLASSES, ModelConfig
+from .config import NUM_CLASSES
 from .data import Dataset
-from .defaults import default_config
 from .metrics import cluster_scores, encode_images, kmeans_labels
 from .models import Autoencoder
 
@@ -48,24 +47,7 @@ MANIFOLDS = {"none": "none", "umap": "UMAP (N2D)"}
 # pixels (the always-black border has zero variance). Above this many features: diagonal.
 GMM_FULL_MAX_FEATURES = 64
 UMAP_OPTIONS = dict(n_components=10, n_neighbors=20, min_dist=0.0)  # N2D's settings
-# The clustering AE: 4 epochs (the page budget) at batch 128 instead of 256: twice the Adam steps.
-# Measured (MNIST, AE -> UMAP -> k-means, 3 training seeds x 2 UMAP seeds): latent 20 or 32 at
-# batch 128, lr 2e-3 -> accuracy 0.918-0.925, NMI 0.86; batch 256 -> 0.76-0.85; latent 10 -> 0.72-0.78
-# whatever the batch (a 10-d code after 4 epochs merges 4 with 9). Hence latent 20 by default.
-AE_TRAINING = {"batch_size": 128, "lr": 2e-3}
-DEFAULT_LATENT = 20
 TSNE_MAX_POINTS = 2000  # t-SNE of 2,000 points: ~5 s on 2 cores (10,000 take over a minute)
-
-
-def ae_config(latent_dim: int = DEFAULT_LATENT, dataset: str = "mnist") -> ModelConfig:
-    """The MLP autoencoder whose code the clustering page clusters."""
-    return default_config("ae-mlp", latent_dim=latent_dim, dataset=dataset, **AE_TRAINING)
-
-
-def vae_config(latent_dim: int = DEFAULT_LATENT, dataset: str = "mnist") -> ModelConfig:
-    """The MLP VAE whose mean the clustering page clusters (its ordinary budget: at latent 20 the
-    VAE page's own model)."""
-    return default_config("vae-mlp", latent_dim=latent_dim, dataset=dataset)
 
 
 def test_limit() -> int:

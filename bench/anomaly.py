@@ -27,11 +27,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apcore.anomaly import MEASURES, anomaly_scores, one_class_config  # noqa: E402
+from apcore.anomaly import MEASURES, anomaly_scores  # noqa: E402
 from apcore import train  # noqa: E402
 from apcore.config import ModelConfig  # noqa: E402
 from apcore.data import load_dataset, to_float  # noqa: E402
-from apcore.defaults import page_defaults  # noqa: E402
+from apcore.defaults import anomaly_config, page_defaults  # noqa: E402
 from apcore.metrics import auroc  # noqa: E402
 from apcore.models import kl_per_dim  # noqa: E402
 from bench.common import device_name, train_timed  # noqa: E402
@@ -45,7 +45,7 @@ PAGE_FAMILIES = ("ae-mlp", "ae-conv")  # the page's MLP and CNN
 def page_models(families=PAGE_FAMILIES) -> list[ModelConfig]:
     """The page's models at their default latent size (the first is the page default)."""
     default = page_defaults()["anomaly"][0]
-    return [one_class_config(f, default.latent_dim, default.normal_classes) for f in families]
+    return [anomaly_config(f, default.latent_dim, default.normal_classes) for f in families]
 
 
 @torch.no_grad()

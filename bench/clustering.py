@@ -5,7 +5,7 @@
     python bench/clustering.py --no-umap          # skip the UMAP (N2D) rows
     python bench/clustering.py --seeds 3          # AE -> UMAP -> clustering for 3 training seeds (MNIST)
 
-The AE and VAE are the clustering page's defaults (``apcore.cluster.ae_config`` / ``vae_config``
+The AE and VAE are the clustering page's defaults (``apcore.defaults.cluster_ae_config`` / ``cluster_vae_config``
 on each data set), loaded from ``checkpoints/`` or trained there first. Seconds are wall-clock for
 the clustering alone (UMAP included in its rows, computed once and shared by both algorithms; the
 first UMAP call of a process also pays numba's compilation, reported separately).
@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apcore import cluster  # noqa: E402
+from apcore import cluster, defaults  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
 from bench.common import cpu_name, train_timed  # noqa: E402
@@ -45,7 +45,8 @@ def bench_dataset(name: str, store: ModelStore, use_umap: bool, latent_dim: int)
     data = load_dataset(name)
     images, y = data.test_images, data.test_labels.numpy()
     models = {}
-    for rep, config in (("ae", cluster.ae_config(latent_dim, name)), ("vae", cluster.vae_config(latent_dim, name))):
+    for rep, config in (("ae", defaults.cluster_ae_config(latent_dim, name)),
+                        ("vae", defaults.cluster_vae_config(latent_dim, name))):
         trained = store.get_or_train(config)
         models[rep] = trained
         print(f"# {name}: {trained.config.describe()}, {trained.config.epochs} epochs, trained in "
@@ -94,7 +95,7 @@ def seed_rows(store: ModelStore, latent_dim: int, seeds: int) -> list[dict]:
     for seed in range(seeds):
         # Seed 0 is the page's model; the others train here without a checkpoint: saved, they
         # would look like a Retrain (newest seed) to the page.
-        config = replace(cluster.ae_config(latent_dim), seed=seed)
+        config = replace(defaults.cluster_ae_config(latent_dim), seed=seed)
         if seed == 0:
             trained = store.get_or_train(config)
             model, seconds = trained.model, trained.train_seconds
@@ -123,7 +124,7 @@ def seed_table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="mnist,fashion-mnist")
-    ap.add_argument("--latent-dim", type=int, default=cluster.DEFAULT_LATENT)
+    ap.add_argument("--latent-dim", type=int, default=defaults.CLUSTER_LATENT)
     ap.add_argument("--seeds", type=int, default=3, help="training seeds of the AE for the robustness table")
     ap.add_argument("--no-umap", action="store_true")
     ap.add_argument("--no-write", action="store_true")

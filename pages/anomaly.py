@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 import ui
-from apcore import anomaly
+from apcore import anomaly, defaults
 from apcore.data import CLASS_NAMES
 from ui import anomaly as view
 from ui import images, resources, sidebar, state, training, upload
@@ -26,9 +26,9 @@ name = sidebar.dataset()
 names = CLASS_NAMES[name]
 data = resources.dataset(name)
 
-state.init("anomaly_normal", "normal", [0], lambda v: 0 < len(v) < 10 and all(0 <= c < 10 for c in v))
-state.init("anomaly_family", "model", "ae-mlp", lambda v: v in FAMILIES)
-state.init("anomaly_latent", "latent", 16, lambda v: v in LATENTS)
+state.init("anomaly_normal", "normal", list(defaults.ANOMALY_NORMAL), lambda v: 0 < len(v) < 10 and all(0 <= c < 10 for c in v))
+state.init("anomaly_family", "model", defaults.ANOMALY_FAMILY, lambda v: v in FAMILIES)
+state.init("anomaly_latent", "latent", defaults.ANOMALY_LATENT, lambda v: v in LATENTS)
 state.init("anomaly_measure", "score", "mse", lambda v: v in MEASURES)
 
 c1, c2, c3, c4 = st.columns([3, 1.3, 2, 2])
@@ -47,7 +47,7 @@ if not normal or len(normal) == len(names):
     st.info("Choose at least one normal class, and leave at least one out to be the anomalies.")
     st.stop()
 
-config = anomaly.one_class_config(family, latent, sorted(normal), name)
+config = defaults.anomaly_config(family, latent, sorted(normal), name)
 normal_label = ", ".join(names[c] for c in config.normal_classes)
 trained = training.trained_model(config, f"{FAMILIES[family]} autoencoder, latent {latent}, trained on {normal_label} only")
 if trained is None:

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 import ui
-from apcore import cluster
+from apcore import cluster, defaults
 from ui import clustering as view
 from ui import sidebar, state
 from ui.images import montage
@@ -27,7 +27,7 @@ class_names = dataset(name).class_names
 state.init("cluster_rep", "rep", "ae", lambda v: v in cluster.REPRESENTATIONS)
 state.init("cluster_algo", "algo", "kmeans", lambda v: v in cluster.ALGORITHMS)
 state.init("cluster_k", "k", 10, lambda v: 2 <= v <= 20)
-state.init("cluster_latent", "latent", cluster.DEFAULT_LATENT, lambda v: v in LATENTS)
+state.init("cluster_latent", "latent", defaults.CLUSTER_LATENT, lambda v: v in LATENTS)
 state.init("cluster_pca", "pca", 10, lambda v: 2 <= v <= 50)
 state.init("cluster_umap", "umap", True)
 state.init("cluster_view", "view", "auto", lambda v: v in VIEWS)
@@ -54,9 +54,9 @@ if umap_on and not cluster.umap_available():
 
 left, right = st.columns(2)
 with left:
-    ae = trained_model(cluster.ae_config(latent, name))
+    ae = trained_model(defaults.cluster_ae_config(latent, name))
 with right:
-    vae = trained_model(cluster.vae_config(latent, name))
+    vae = trained_model(defaults.cluster_vae_config(latent, name))
 models = {"ae": ae, "vae": vae}
 
 

@@ -2,15 +2,14 @@
 
 import streamlit as st
 
-from apcore.defaults import DENOISERS, TRAINING, default_config, quick_budget
 import ui
+from apcore import defaults
 from ui import denoise as view
 from ui import images, resources, sidebar, state, training, upload
 
 ui.require_app()
 
 NOISES = {"gaussian": "Gaussian (std)", "salt-pepper": "salt and pepper (fraction)", "mask": "masking (fraction)"}
-LONGER = 5   # "train longer": epochs x 5 (worth it on a GPU; bench/denoise.py)
 SHOWN = 10
 
 st.title("Denoising")
@@ -22,14 +21,14 @@ st.caption("Feed the autoencoder a **corrupted** digit and ask for the **clean**
 name = sidebar.dataset()
 data = resources.dataset(name)
 
-state.init("denoise_noise", "noise", "gaussian", lambda v: v in NOISES)
-state.init("denoise_train_level", "train", 0.5, lambda v: 0.1 <= v <= 0.9)
+state.init("denoise_noise", "noise", defaults.DENOISE_NOISE, lambda v: v in NOISES)
+state.init("denoise_train_level", "train", defaults.DENOISE_LEVEL, lambda v: 0.1 <= v <= 0.9)
 state.init("denoise_test_level", "test", 0.5, lambda v: 0.0 <= v <= 1.0)
 state.init("denoise_longer", "longer", False)
 
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 noise = c1.radio("Noise", list(NOISES), key="denoise_noise", format_func=lambda n: NOISES[n].split(" (")[0], horizontal=True)
-longer = c2.toggle(f"Train {LONGER}x longer", key="denoise_longer",
+longer = c2.toggle(f"Train {defaults.LONGER}x longer", key="denoise_longer",
                    help="Better models; minutes on a CPU, seconds on a GPU.")
 c1, c2 = st.columns(2)
 train_level = c1.slider(f"Training noise level: {NOISES[noise]}", 0.1, 0.9, step=0.1, key="denoise_train_level",
@@ -41,15 +40,9 @@ for key, param in (("denoise_noise", "noise"), ("denoise_train_level", "train"),
     state.sync(key, param)
 
 
-def config_for(family: str):
-    epochs = {"epochs": TRAINING[family]["epochs"] * LONGER} if longer else {}
-    return default_config(family, **{**epochs, **quick_budget(), "latent_dim": DENOISERS[family], "dataset": name,
-                                     "noise": noise, "noise_level": round(train_level, 2)})
-
-
 trained = {}
-for family in DENOISERS:
-    config = config_for(family)
+for family in defaults.DENOISERS:
+    config = defaults.denoiser_config(family, noise, train_level, name, longer)
     label = f"{view.NAMES[family]} autoencoder, {config.latent_label}, trained at {noise} {train_level:.1f}"
     trained[family] = training.trained_model(config, label)
 ready = {f: t for f, t in trained.items() if t is not None}

@@ -77,14 +77,3 @@ def test_scores_agree_with_metrics_and_maps(model):
 def test_noise_images_deterministic():
     a, b = anomaly.noise_images(5), anomaly.noise_images(5)
     assert a.dtype == torch.uint8 and a.shape == (5, 28, 28) and torch.equal(a, b)
-
-
-def test_one_class_config_budget(monkeypatch):
-    monkeypatch.delenv("APCORE_EPOCHS", raising=False)
-    monkeypatch.delenv("APCORE_TRAIN_LIMIT", raising=False)
-    one = anomaly.one_class_config("ae-mlp", 16, (3,))
-    two = anomaly.one_class_config("ae-mlp", 16, (8, 3))
-    assert one.normal_classes == (3,) and two.normal_classes == (3, 8)
-    assert two.epochs == round(one.epochs / 2)
-    monkeypatch.setenv("APCORE_EPOCHS", "1")
-    assert anomaly.one_class_config("ae-conv", 8, (0,)).epochs == 1

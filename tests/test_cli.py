@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from apcore import defaults
 from apcore.config import ModelConfig
-from apcore.defaults import default_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--train-limit", "256", "--epochs", "1", "--device", "cpu"]
@@ -92,8 +92,53 @@ def test_bad_arguments_in_a_process(tmp_path):
     assert list(tmp_path.glob("*.pt")) == []  # nothing trained
 
 
+def config_of(args: list[str]) -> ModelConfig:
+    from apcore.__main__ import build_parser, config_from_args
+
+    return config_from_args(build_parser().parse_args(["train", *args]))
+
+
+def test_the_command_line_trains_the_pages_models():
+    """Same arguments as the page's widgets, same config: one checkpoint for both."""
+    page = defaults.page_defaults()
+    assert config_of(["ae-mlp", "--latent-dim", "16", "--normal-classes", "0"]) == page["anomaly"][0]
+    assert config_of(["ae-mlp", "--latent-dim", "32", "--noise", "gaussian"]) == page["denoise"][0]
+    assert config_of(["ae-fconv", "--latent-dim", "8", "--noise", "gaussian", "--noise-level", "0.5"]) == page["denoise"][1]
+    assert config_of(["ae-mlp", "--latent-dim", "20", "--page", "clustering"]) == page["clustering"][0]
+    assert config_of(["vae-mlp", "--latent-dim", "20", "--page", "clustering"]) == page["clustering"][1]
+    assert config_of(["ae-conv", "--latent-dim", "5"]) in page["autoencoder"]
+    assert config_of(["vae-mlp", "--latent-dim", "2"]) == page["vae"][0]
+    chosen = config_of(["ae-mlp", "--latent-dim", "16", "--normal-classes", "0", "--epochs", "3", "--seed", "2"])
+    assert chosen == page["anomaly"][0].replace(epochs=3, seed=2)
+
+
+def test_a_page_without_such_a_model_is_refused(capsys):
+    from apcore.__main__ import main
+
+    assert main(["train", "ae-conv", "--page", "clustering"]) == 2
+    assert "the clustering page shows no model like ae-conv, latent 2" in capsys.readouterr().err
+
+
+def test_list_names_the_pages_that_show_each_model(tmp_path, monkeypatch, capsys):
+    from apcore.__main__ import main
+
+    monkeypatch.setenv("APCORE_CHECKPOINT_DIR", str(tmp_path))
+    page = defaults.page_defaults()
+    shown = {page["anomaly"][0]: "pages: anomaly", page["clustering"][1]: "pages: vae, clustering",
+             page["clustering"][1].replace(epochs=50): "pages: -"}
+    for i, config in enumerate(shown):  # summaries only: listing reads no weights
+        (tmp_path / f"{config.key}.json").write_text(json.dumps({
+            "key": config.key, "config": config.to_dict(), "metrics": {"test_recon": 100.0},
+            "train_seconds": 1.0, "device": "cpu", "created": float(i)}))
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    for config, pages in shown.items():
+        assert any(line.startswith(config.key[:12]) and line.endswith(pages) for line in lines), (pages, lines)
+
+
 def test_train_json_then_cached_then_list(ckpt):
-    expected = default_config("ae-mlp", train_limit=256, epochs=1)
+    expected = defaults.default_config("ae-mlp", latent_dim=2).replace(train_limit=256, epochs=1)
     # A second, different model trained at the same time without --json: progress bar and text.
     plain = start(["train", "vae-mlp", "--noise", "mask", "--latent-dim", "3", *TINY], ckpt)
     code, out, err = run(["train", "ae-mlp", *TINY, "--json"], ckpt)
@@ -116,10 +161,10 @@ def test_train_json_then_cached_then_list(ckpt):
 
     code, out, err = finish(plain)
     assert code == 0, err
-    vae = default_config("vae-mlp", noise="mask", noise_level=0.5, latent_dim=3, train_limit=256, epochs=1)
+    vae = defaults.default_config("vae-mlp", noise="mask", noise_level=0.5, latent_dim=3).replace(train_limit=256, epochs=1)
     assert f"{vae.describe()}: trained in" in out  # --noise alone means level 0.5
     assert "psnr_denoised" in out and "test_kl" in out
-    assert "epoch 1/1" in err and "[" in err  # the progress bar
+    assert "epoch 1/1" in err and "100%|" in err  # the progress bar
 
     code, out, err = run(["list"], ckpt)
     assert code == 0, err
@@ -155,7 +200,6 @@ def test_list_empty(tmp_path, monkeypatch, capsys):
 @pytest.mark.skipif(importlib.util.find_spec("umap") is None, reason="umap-learn not installed")
 def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_path):
     from apcore import cluster
-    from apcore.defaults import warm_list
 
     env = {**os.environ, "APCORE_CHECKPOINT_DIR": str(tmp_path), "OMP_NUM_THREADS": "1",
            "APCORE_EPOCHS": "1", "APCORE_TRAIN_LIMIT": "256", "APCORE_CLUSTER_LIMIT": "300"}
@@ -165,8 +209,8 @@ def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_
     with pytest.MonkeyPatch.context() as mp:  # the configs as that process saw them
         for k in ("APCORE_EPOCHS", "APCORE_TRAIN_LIMIT"):
             mp.setenv(k, env[k])
-        configs = warm_list()
-        clustering = [c for c in configs if c in (cluster.ae_config(), cluster.vae_config())]
+        configs = defaults.warm_list()
+        clustering = [c for c in configs if c in defaults.page_defaults()["clustering"]]
     assert len(list(tmp_path.glob("*.pt"))) == len(configs)
     assert first.stdout.count("UMAP of") == 2 and len(clustering) == 2
     for c in clustering:

@@ -141,16 +141,6 @@ def test_umap_features_shape(blobs):
     assert cluster_accuracy(y, cluster.cluster(u, "kmeans", 3)) == 1.0
 
 
-def test_page_models_are_the_warmed_defaults():
-    from apcore.defaults import default_config, page_defaults
-
-    defaults = page_defaults()
-    assert defaults["clustering"] == [cluster.ae_config(), cluster.vae_config()]
-    assert cluster.ae_config().latent_dim == cluster.DEFAULT_LATENT == 20
-    assert cluster.vae_config() in defaults["vae"]  # one model for both pages: trained once
-    assert cluster.vae_config() == default_config("vae-mlp", latent_dim=20)
-
-
 @pytest.fixture
 def fake_umap(monkeypatch):
     """umap_features replaced by a cheap deterministic map that counts its calls."""

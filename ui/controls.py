@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from apcore.config import MAX_LATENT, MIN_LATENT
+from apcore.defaults import LATENT
 
 from . import state
 from .resources import store
@@ -31,7 +32,7 @@ def architecture(page: str) -> str:
     return state.sync(key, "arch")
 
 
-def latent_size(page: str, family: str, dataset: str, default: int = 2) -> int:
+def latent_size(page: str, family: str, dataset: str, default: int = LATENT) -> int:
     """Latent-size slider 2..64, with the sizes already trained listed under it.
 
     The marks stay out of the slider's own labels: a widget whose options change is a new widget
