@@ -1,0 +1,197 @@
+"""A Retrain watched in a real browser against the same training from the command line.
+
+    python3 bench/retrain.py [--tabs 8] [--repeats 2] [--presses 9]
+
+As a lecturer does it: a served app (full budgets, a fresh checkpoint folder), Debian's Chromium,
+the Autoencoder page at latent 5 (``ae-mlp``, its default budget). Measured in one run:
+
+- the command line: ``python -m apcore train ae-mlp --latent-dim 5 --seed N`` as a whole process
+  (import, data, training, evaluation, save);
+- Retrain watched by 1 tab and by ``--tabs`` tabs (separate browser contexts, so separate
+  sessions; each presses Retrain and joins the one job): wall time from the press to the new
+  model's figures on the page (the panel shows the new seed and the run has finished); the
+  CPU of the server process, the worker and the browser over that time;
+- the presenter's slider latency (key press in the Decoder playground -> the new decoded digit
+  on screen), idle and while a Retrain runs.
+
+Targets (issue 10): Retrain / command line <= 1.15 with 1 tab, <= 1.3 with 8; the server under
+~10 % of one core while 8 tabs watch; slider latency while training <= 2x idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.browser import CHROMIUM, ROOT, CpuMeter, launch, pids_matching, start_server, stop_server, wait_for_app  # noqa: E402
+from bench.common import write_table  # noqa: E402
+
+FAMILY, LATENT = "ae-mlp", 5
+PAGE = f"autoencoder?latent={LATENT}"
+# Records, from the next key press, the ms until any image on the page changes (on the Decoder
+# playground only the decoded digit does; the live training chart is not an image).
+LATENCY_JS = """() => {
+  const srcs = () => [...document.querySelectorAll('[data-testid="stImage"] img')].map(i => i.src).join('|');
+  const before = srcs();
+  window.__latency = new Promise(resolve => {
+    document.addEventListener('keydown', () => {
+      const t0 = performance.now();
+      const obs = new MutationObserver(() => {
+        if (srcs() !== before) { obs.disconnect(); resolve(performance.now() - t0); }
+      });
+      obs.observe(document.body, {subtree: true, attributes: true, childList: true});
+    }, {once: true, capture: true});
+  });
+}"""
+
+
+def clean_env(**changes) -> dict[str, str]:
+    """This process's environment without the test budgets, plus ``changes``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("APCORE_EPOCHS", "APCORE_TRAIN_LIMIT")}
+    return {**env, **changes}
+
+
+def cli_train(checkpoints: Path, seed: int) -> tuple[float, float]:
+    """(whole-process wall s, train s) of the command line training the page's config afresh."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "apcore", "train", FAMILY, "--latent-dim", str(LATENT),
+                          "--seed", str(seed), "--json"], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=clean_env(APCORE_CHECKPOINT_DIR=str(checkpoints)))
+    wall = time.perf_counter() - start
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not result["cached"], result
+    return wall, result["train_seconds"]
+
+
+def panel_seconds(page) -> float:
+    text = page.get_by_text("trained in").first.inner_text()
+    return float(text.split("trained in ")[1].split(" s")[0])
+
+
+def retrain(pages, seed: int) -> float:
+    """Press Retrain in every tab (the first is the presenter's); seconds until the presenter's
+    page shows the model of ``seed`` with every figure drawn."""
+    start = time.perf_counter()
+    for p in pages:
+        p.get_by_role("button", name="Retrain").first.click()
+    pages[0].get_by_text(f"seed {seed}").first.wait_for(timeout=600_000)
+    wait_for_app(pages[0])
+    return time.perf_counter() - start
+
+
+def slider_latencies(page, presses: int, during=None) -> list[float]:
+    """ms from a key press on the first Decoder-playground slider to the new decoded digit."""
+    page.get_by_role("tab", name="Decoder playground").click()
+    wait_for_app(page)
+    out = []
+    for i in range(presses):
+        if during is not None and not during():
+            break
+        thumb = page.locator('[data-testid="stSlider"]').filter(has_text="z1").get_by_role("slider")
+        page.evaluate(LATENCY_JS)
+        thumb.press("End" if i % 2 == 0 else "Home")
+        out.append(page.evaluate("window.__latency"))
+        wait_for_app(page)
+        time.sleep(0.3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tabs", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--presses", type=int, default=9)
+    args = ap.parse_args()
+    if CHROMIUM is None:
+        sys.exit("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="bench-retrain-"))
+    seed = 100
+    cli = []
+    for _ in range(args.repeats):
+        seed += 1
+        cli.append(cli_train(work / "cli", seed))
+        print(f"command line: {cli[-1][0]:.1f} s wall, {cli[-1][1]:.1f} s training", flush=True)
+    cli_wall = statistics.median(w for w, _ in cli)
+
+    server, url = start_server(clean_env(APCORE_CHECKPOINT_DIR=str(work / "app")), work / "server.log")
+    meter = CpuMeter({"server": lambda: [server.pid], "worker": lambda: pids_matching("apcore.worker"),
+                      "browser": lambda: pids_matching(CHROMIUM)})
+    rows, latency_rows = [], []
+    seen_seed = 0
+    try:
+        with sync_playwright() as pw:
+            browser = launch(pw)
+            contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(args.tabs)]
+            pages = [c.new_page() for c in contexts]
+            for p in pages:
+                p.set_default_timeout(600_000)
+            pages[0].goto(f"{url}/{PAGE}")
+            pages[0].get_by_text("seed 0").first.wait_for()  # the page trains its model on the first visit
+            wait_for_app(pages[0])
+            for p in pages[1:]:
+                p.goto(f"{url}/{PAGE}")
+                wait_for_app(p)
+
+            for tabs in (1, args.tabs):
+                for _ in range(args.repeats):
+                    seen_seed += 1
+                    time.sleep(2)  # let the browser settle
+                    meter.start()
+                    wall = retrain(pages[:tabs], seen_seed)
+                    cpu = meter.stop()
+                    train_s = panel_seconds(pages[0])
+                    rows.append((tabs, wall, train_s, cpu))
+                    print(f"{tabs} tab(s): {wall:.1f} s to the new figures (training {train_s:.1f} s); "
+                          + ", ".join(f"{k} {v / cpu['wall']:.0%}" for k, v in cpu.items() if k != "wall"), flush=True)
+
+            presenter = pages[0]
+            idle = slider_latencies(presenter, args.presses)
+            seen_seed += 1
+            presenter.get_by_role("button", name="Retrain").first.click()
+            presenter.get_by_text("Training · epoch").first.wait_for()
+            busy = slider_latencies(presenter, args.presses,
+                                    during=lambda: presenter.get_by_text("Training · epoch").count() > 0)
+            presenter.get_by_text(f"seed {seen_seed}").first.wait_for()
+            latency_rows = [("idle", idle), ("while a Retrain trains", busy)]
+            browser.close()
+    finally:
+        stop_server(server)
+
+    table = [["command line (whole process)", args.repeats, f"{cli_wall:.1f}", "1.00",
+              f"{statistics.median(t for _, t in cli):.1f}", "", "", ""]]
+    for tabs in (1, args.tabs):
+        runs = [r for r in rows if r[0] == tabs]
+        wall = statistics.median(r[1] for r in runs)
+
+        def share(name):
+            return f"{statistics.median(r[3][name] / r[3]['wall'] for r in runs):.0%}"
+
+        table.append([f"Retrain watched by {tabs} tab{'s' if tabs > 1 else ''}", len(runs), f"{wall:.1f}",
+                      f"{wall / cli_wall:.2f}", f"{statistics.median(r[2] for r in runs):.1f}",
+                      share("server"), share("worker"), share("browser")])
+    idle_ms = statistics.median(latency_rows[0][1])
+    busy_ms = statistics.median(latency_rows[1][1]) if latency_rows[1][1] else float("nan")
+    notes = (f"Slider latency (key press -> new decoded digit on screen, median of {len(latency_rows[0][1])} / "
+             f"{len(latency_rows[1][1])} presses): idle **{idle_ms:.0f} ms**, while a Retrain trains "
+             f"**{busy_ms:.0f} ms** ({busy_ms / idle_ms:.2f}x).\n\n"
+             "Wall s: from pressing Retrain to the presenter's page showing the new model (Retrain rows), or the "
+             "whole `python -m apcore train` process (import, data, training, evaluation, save). CPU columns: "
+             "percent of one core over the Retrain's wall time (the browser shares this machine's cores). "
+             f"Config: {FAMILY}, latent {LATENT}, the page's default budget.")
+    write_table("retrain", "Retrain in the browser vs the command line",
+                ["what", "runs", "wall s (median)", "ratio to CLI", "train s", "server CPU", "worker CPU",
+                 "browser CPU"], table, notes)
+
+
+if __name__ == "__main__":
+    main()
