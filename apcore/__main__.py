@@ -144,8 +144,9 @@ def warm_embeddings(store) -> None:
         return
     for config in page_defaults()["clustering"]:
         images, _ = cluster.test_split(load_dataset(config.dataset))
+        pipeline = cluster.Pipeline("vae" if config.is_vae else "ae", manifold="umap")
         start = time.perf_counter()
-        cluster.model_embedding(store.get(config).model, config.key, images, store.root, store.device)
+        cluster.features(pipeline, images, store.get(config), store.root)
         print(f"UMAP of {config.describe()}'s codes: {time.perf_counter() - start:.1f} s", flush=True)
 
 

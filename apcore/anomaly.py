@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_curve
 
 from .config import ModelConfig
-from .data import Dataset, to_float
+from .data import NOISE_SEED, Dataset, to_float
 from .metrics import auroc, batched, reconstruction_errors
 from .models import Autoencoder
 
@@ -26,7 +26,6 @@ MEASURES = {
     "mse": "squared error",
     "l1": "absolute error",
 }
-NOISE_SEED = 4321
 
 
 def pixel_errors(recon: torch.Tensor, x: torch.Tensor, measure: str = "bce") -> torch.Tensor:
@@ -42,25 +41,23 @@ def pixel_errors(recon: torch.Tensor, x: torch.Tensor, measure: str = "bce") -> 
 
 
 @torch.no_grad()
-def anomaly_scores(model: Autoencoder, images: torch.Tensor, device: torch.device,
-                   measure: str = "bce") -> np.ndarray:
-    """Score of each uint8 image (N, 28, 28): its reconstruction error summed over pixels, (N,)."""
+def anomaly_scores(model: Autoencoder, images: torch.Tensor, measure: str = "bce") -> np.ndarray:
+    """Score of each image (N of them, uint8 or float): its reconstruction error summed over pixels, (N,)."""
     if measure not in MEASURES:
         raise ValueError(f"unknown error measure {measure!r}; choose one of {', '.join(MEASURES)}")
     if measure == "bce":
-        return reconstruction_errors(model, images, device)
+        return reconstruction_errors(model, images)
     return torch.cat(batched(model, images, lambda m, x: pixel_errors(m.reconstruct(x), x, measure)
-                             .flatten(1).sum(1).cpu(), device)).numpy()
+                             .flatten(1).sum(1).cpu())).numpy()
 
 
 @torch.no_grad()
-def reconstruct_with_errors(model: Autoencoder, images: torch.Tensor, device: torch.device,
+def reconstruct_with_errors(model: Autoencoder, images: torch.Tensor,
                             measure: str = "bce") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Originals, reconstructions and per-pixel error maps of a few uint8 or float images,
     each (B, 1, 28, 28) float on the CPU."""
     model.eval()
-    x = to_float(images) if images.dtype == torch.uint8 else images.float().reshape(-1, 1, 28, 28)
-    x = x.to(device)
+    x = to_float(images.to(model.device))
     recon = model.reconstruct(x)
     return x.cpu(), recon.cpu(), pixel_errors(recon, x, measure).cpu()
 
@@ -94,15 +91,15 @@ class ScoredTestSet:
         return auroc(self.scores[self.normal], self.extra[group])
 
 
-def score_test_set(model: Autoencoder, config: ModelConfig, data: Dataset, device: torch.device,
+def score_test_set(model: Autoencoder, config: ModelConfig, data: Dataset,
                    extra: dict[str, torch.Tensor] | None = None, measure: str = "bce") -> ScoredTestSet:
     """Score every test image of ``data`` and each extra group of uint8 images (M, 28, 28)."""
     labels = data.test_labels.numpy()
     return ScoredTestSet(
-        scores=anomaly_scores(model, data.test_images, device, measure),
+        scores=anomaly_scores(model, data.test_images, measure),
         labels=labels,
         normal=np.isin(labels, config.normal_classes),
-        extra={name: anomaly_scores(model, imgs, device, measure) for name, imgs in (extra or {}).items()},
+        extra={name: anomaly_scores(model, imgs, measure) for name, imgs in (extra or {}).items()},
     )
 
 

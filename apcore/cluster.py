@@ -32,9 +32,9 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.mixture import GaussianMixture
 
-from .cache import atomic_write
+from .cache import TrainedModel, atomic_write
 from .config import NUM_CLASSES
-from .data import Dataset
+from .data import Dataset, to_float
 from .metrics import cluster_scores, encode_images, kmeans_labels
 from .models import Autoencoder
 
@@ -48,6 +48,7 @@ MANIFOLDS = {"none": "none", "umap": "UMAP (N2D)"}
 GMM_FULL_MAX_FEATURES = 64
 UMAP_OPTIONS = dict(n_components=10, n_neighbors=20, min_dist=0.0)  # N2D's settings
 TSNE_MAX_POINTS = 2000  # t-SNE of 2,000 points: ~5 s on 2 cores (10,000 take over a minute)
+AXIS_TITLES = {"native": ("z1", "z2"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}  # of project_2d's methods
 
 
 def test_limit() -> int:
@@ -99,12 +100,54 @@ class Pipeline:
             name += f" → {MANIFOLDS[self.manifold]}"
         return name
 
+    @property
+    def needs_model(self) -> bool:
+        """Whether the representation is a model's code (the AE's, or the VAE's mean)."""
+        return self.representation in ("ae", "vae")
+
+    @property
+    def features_key(self) -> tuple:
+        """What :func:`features` depends on (not the algorithm, not k): pipelines with equal keys
+        cluster the same features."""
+        return self.representation, self.manifold, self.pca_components, self.seed
+
+
+def comparison(algorithm: str, k: int, pca_components: int, umap: bool, models: list[str]) -> list[Pipeline]:
+    """The pipelines the clustering page compares, in table order: pixels, PCA, and the code of each
+    representation in ``models`` (those whose model is ready), with ``umap`` those codes through
+    UMAP too."""
+    reps = [r for r in REPRESENTATIONS if r in ("pixels", "pca") or r in models]
+    manifolds = ["none", "umap"] if umap else ["none"]
+    return [Pipeline(r, algorithm, k, m, pca_components) for m in manifolds for r in reps
+            if m == "none" or r in models]
+
 
 # -- representations -------------------------------------------------------------------------
 
+def features(pipeline: Pipeline, images: torch.Tensor, trained: TrainedModel | None = None,
+             checkpoints: str | Path | None = None) -> np.ndarray:
+    """What ``pipeline`` clusters, (N, d): its representation of the uint8 ``images`` (N, 28, 28),
+    then its manifold step. ``trained``: the model whose codes an AE/VAE pipeline takes. A UMAP
+    embedding of a model's codes is kept under ``checkpoints`` (:func:`cached_umap`; None: not kept),
+    named by that model's own key."""
+    if pipeline.representation == "pixels":
+        x = pixel_features(images)
+    elif pipeline.representation == "pca":
+        x = pca_features(images, pipeline.pca_components, pipeline.seed)
+    elif trained is None:
+        raise ValueError(f"the representation {pipeline.label()!r} needs its trained model")
+    else:
+        x = code_features(trained.model, images)
+    if pipeline.manifold == "umap":
+        keep = checkpoints is not None and trained is not None
+        x = cached_umap(x, embedding_path(checkpoints, trained.config.key, len(images), pipeline.seed) if keep else None,
+                        pipeline.seed)
+    return x
+
+
 def pixel_features(images: torch.Tensor) -> np.ndarray:
     """uint8 images (N, 28, 28) -> float32 array of shape (N, 784) in [0, 1]."""
-    return images.reshape(len(images), -1).float().div(255.0).numpy()
+    return to_float(images).reshape(len(images), -1).numpy()
 
 
 def pca_features(images: torch.Tensor, n_components: int, seed: int = 0) -> np.ndarray:
@@ -112,9 +155,9 @@ def pca_features(images: torch.Tensor, n_components: int, seed: int = 0) -> np.n
     return PCA(n_components=n_components, random_state=seed).fit_transform(pixel_features(images))
 
 
-def code_features(model: Autoencoder, images: torch.Tensor, device: torch.device | str = "cpu") -> np.ndarray:
+def code_features(model: Autoencoder, images: torch.Tensor) -> np.ndarray:
     """The model's deterministic codes (the mean for a VAE): (N, latent_dim)."""
-    return encode_images(model, images, torch.device(device))
+    return encode_images(model, images)
 
 
 def umap_features(features: np.ndarray, seed: int = 0, **options) -> np.ndarray:
@@ -162,13 +205,6 @@ def cached_umap(features: np.ndarray, path: str | Path | None, seed: int = 0) ->
     return x
 
 
-def model_embedding(model: Autoencoder, model_key: str, images: torch.Tensor, checkpoints: str | Path,
-                    device: torch.device | str = "cpu") -> np.ndarray:
-    """UMAP of the model's codes of ``images``, kept under ``checkpoints`` (:func:`embedding_path`)."""
-    codes = code_features(model, images, device)
-    return cached_umap(codes, embedding_path(checkpoints, model_key, len(images)))
-
-
 def umap_available() -> bool:
     import importlib.util
 
@@ -202,11 +238,10 @@ class Result:
     seconds: float
 
 
-def run(pipeline: Pipeline, features: np.ndarray, y_true: np.ndarray) -> Result:
-    """Manifold step (if any), cluster, score against ``y_true`` (N,). ``features`` (N, d) is the
-    representation already computed (pixels, PCA or codes)."""
+def run(pipeline: Pipeline, x: np.ndarray, y_true: np.ndarray) -> Result:
+    """Cluster ``x`` (N, d), the pipeline's :func:`features` (manifold step done), and score the
+    clustering against ``y_true`` (N,)."""
     start = time.perf_counter()
-    x = umap_features(features, pipeline.seed) if pipeline.manifold == "umap" else features
     labels = cluster(x, pipeline.algorithm, pipeline.k, pipeline.seed)
     return Result(pipeline, labels, cluster_scores(y_true, labels), time.perf_counter() - start)
 
@@ -269,12 +304,19 @@ def cluster_centres(codes: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray
 
 
 @torch.no_grad()
-def decode_centres(model: Autoencoder, centres: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+def decode_centres(model: Autoencoder, centres: np.ndarray) -> torch.Tensor:
     """Decoded centres (k, 1, 28, 28) in [0, 1]; an empty cluster (NaN centre) decodes to black."""
-    z = torch.from_numpy(np.nan_to_num(centres, nan=0.0)).float().to(device)
+    z = torch.from_numpy(np.nan_to_num(centres, nan=0.0)).float().to(model.device)
     images = model.eval().decode(z).cpu()
     images[torch.from_numpy(np.isnan(centres).any(1))] = 0.0
     return images
+
+
+def decoded_centres(model: Autoencoder, images: torch.Tensor, labels: np.ndarray, k: int) -> torch.Tensor:
+    """The decoder's image of each cluster's centre, the mean code of its members among the uint8
+    ``images`` (N, 28, 28) clustered as ``labels`` (N,): (k, 1, 28, 28), whatever the pipeline
+    clustered in (UMAP output cannot be decoded)."""
+    return decode_centres(model, cluster_centres(code_features(model, images), labels, k))
 
 
 def cluster_members(labels: np.ndarray, k: int, per_cluster: int, seed: int = 0) -> np.ndarray:

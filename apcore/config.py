@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 
 FAMILIES = ("ae-mlp", "ae-conv", "ae-fconv", "vae-mlp", "vae-conv")
+# The lecture's name for each family's architecture, as the pages label it.
+ARCHITECTURES = {"ae-mlp": "MLP", "ae-conv": "CNN", "ae-fconv": "CNN", "vae-mlp": "MLP", "vae-conv": "CNN"}
 DATASETS = ("mnist", "fashion-mnist")
 NOISES = ("none", "gaussian", "salt-pepper", "mask")
 MIN_LATENT, MAX_LATENT = 2, 64

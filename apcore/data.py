@@ -39,6 +39,9 @@ CLASS_NAMES = {
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+# Seeds the random images of every evaluation (corrupted test images, pure noise): each model is
+# scored on the same ones.
+NOISE_SEED = 1234
 
 
 @dataclass(frozen=True)
@@ -181,8 +184,12 @@ def load_dataset(name: str) -> Dataset:
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1], on the images' device."""
-    return images.unsqueeze(1).float().div_(255.0)
+    """Images as the models take them: float (N, 1, H, W) in [0, 1], on the images' device.
+
+    uint8 images, (N, H, W), (N, 1, H, W) or one (H, W), are divided by 255; float images (an
+    upload, a noisy copy) are already in [0, 1] and only reshaped. The one uint8 -> float conversion."""
+    x = images if images.dim() == 4 else images.reshape(-1, 1, *images.shape[-2:])
+    return x.float().div_(255.0) if images.dtype == torch.uint8 else x.float()
 
 
 def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:

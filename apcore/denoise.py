@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from .data import corrupt, to_float
-from .metrics import EVAL_BATCH, NOISE_SEED, psnr
+from .data import NOISE_SEED, corrupt, to_float
+from .metrics import EVAL_BATCH, psnr
 from .models import Autoencoder
 
 
@@ -24,17 +24,16 @@ def ssim(clean: torch.Tensor, other: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def denoise(model: Autoencoder, images: torch.Tensor, noise: str, level: float, device: torch.device,
+def denoise(model: Autoencoder, images: torch.Tensor, noise: str, level: float,
             seed: int = NOISE_SEED) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Clean, noisy and denoised versions of uint8 images (N, 28, 28) or float images
     (N, 1, 28, 28) in [0, 1]: each (N, 1, 28, 28) float on the CPU. The same ``seed`` gives the
     same noise, whichever model is asked."""
     model.eval()
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gen = torch.Generator(device=model.device).manual_seed(seed)
     out = ([], [], [])
     for i in range(0, len(images), EVAL_BATCH):
-        batch = images[i:i + EVAL_BATCH].to(device)
-        clean = to_float(batch) if batch.dtype == torch.uint8 else batch.float()
+        clean = to_float(images[i:i + EVAL_BATCH].to(model.device))
         noisy = corrupt(clean, noise, level, gen)
         for acc, t in zip(out, (clean, noisy, model.reconstruct(noisy))):
             acc.append(t.cpu())
@@ -51,13 +50,13 @@ def quality(clean: torch.Tensor, noisy: torch.Tensor, denoised: torch.Tensor,
     return q
 
 
-def psnr_curve(model: Autoencoder, images: torch.Tensor, noise: str, levels, device: torch.device,
+def psnr_curve(model: Autoencoder, images: torch.Tensor, noise: str, levels,
                seed: int = NOISE_SEED) -> dict[str, list[float]]:
     """Mean PSNR of input and output at each test noise level: what happens when the test noise
     differs from the training noise. Returns ``level``, ``psnr_noisy``, ``psnr_denoised`` lists."""
     curve = {"level": [], "psnr_noisy": [], "psnr_denoised": []}
     for level in levels:
-        q = quality(*denoise(model, images, noise, float(level), device, seed), with_ssim=False)
+        q = quality(*denoise(model, images, noise, float(level), seed), with_ssim=False)
         curve["level"].append(float(level))
         curve["psnr_noisy"].append(q["psnr_noisy"])
         curve["psnr_denoised"].append(q["psnr_denoised"])

@@ -14,10 +14,6 @@ from .data import Dataset, to_float
 from .metrics import encode_images
 from .models import Autoencoder, kl_per_dim
 
-def _device(model: Autoencoder) -> torch.device:
-    return next(model.parameters()).device
-
-
 def first_of_each_class(labels: torch.Tensor, classes: int = 10) -> np.ndarray:
     """Index of the first test image of each class: a fixed, recognisable row of digits."""
     labels = labels.numpy()
@@ -31,20 +27,19 @@ def random_indices(n_total: int, n: int, seed: int) -> np.ndarray:
 @torch.no_grad()
 def reconstruct(model: Autoencoder, images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, 28, 28) or float (N, 1, 28, 28) -> deterministic reconstructions (N, 1, 28, 28) on the CPU."""
-    x = to_float(images) if images.dtype == torch.uint8 else images
-    return model.reconstruct(x.to(_device(model))).cpu()
+    return model.reconstruct(to_float(images.to(model.device))).cpu()
 
 
 @torch.no_grad()
 def decode(model: Autoencoder, z: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Latent points (N, latent_dim) -> images (N, 1, 28, 28) on the CPU."""
     z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.latent_dim)
-    return model.decode(z.to(_device(model))).cpu()
+    return model.decode(z.to(model.device)).cpu()
 
 
 def codes(model: Autoencoder, data: Dataset) -> np.ndarray:
     """Deterministic codes of the whole test set (the mean for a VAE): (10000, latent_dim)."""
-    return encode_images(model, data.test_images, _device(model))
+    return encode_images(model, data.test_images)
 
 
 def bottleneck_models(summaries: list[dict], config: ModelConfig) -> list[tuple[ModelConfig, float]]:
@@ -78,7 +73,7 @@ def latent_grid(model: Autoencoder, n: int = 15, span: float | None = None) -> t
 @torch.no_grad()
 def interpolate(model: Autoencoder, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
     """Decode the straight line between the codes of images ``a`` and ``b`` (uint8 (28, 28))."""
-    x = to_float(torch.stack([a, b])).to(_device(model))
+    x = to_float(torch.stack([a, b])).to(model.device)
     za, zb = model.embed(x)
     t = torch.linspace(0, 1, steps, device=za.device)[:, None]
     return model.decode((1 - t) * za + t * zb).cpu()
@@ -93,7 +88,7 @@ def prior_samples(latent_dim: int, n: int, seed: int) -> np.ndarray:
 def reparameterisation(model: Autoencoder, image: torch.Tensor, n: int = 8, seed: int = 0) -> dict:
     """The trick made visible for one image (uint8 (28, 28)): mu, sigma, n samples
     z = mu + sigma * eps and their decodings, plus the decoding of mu itself."""
-    x = to_float(image[None]).to(_device(model))
+    x = to_float(image[None]).to(model.device)
     mu, logvar = model.encode(x)
     sigma = torch.exp(0.5 * logvar)
     gen = torch.Generator().manual_seed(seed)
@@ -107,6 +102,6 @@ def reparameterisation(model: Autoencoder, image: torch.Tensor, n: int = 8, seed
 def kl_by_dimension(model: Autoencoder, data: Dataset, n: int = 2000) -> np.ndarray:
     """Mean KL(q(z|x) || N(0, 1)) per latent unit over n test images: (latent_dim,). Units near 0
     are unused ("posterior collapse"): the decoder ignores them."""
-    x = to_float(data.test_images[:n]).to(_device(model))
+    x = to_float(data.test_images[:n]).to(model.device)
     mu, logvar = model.encode(x)
     return kl_per_dim(mu, logvar).mean(0).cpu().numpy()

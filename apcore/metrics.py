@@ -14,11 +14,10 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, roc_auc_score
 
 from .config import NUM_CLASSES, ModelConfig
-from .data import Dataset, corrupt, to_float
+from .data import NOISE_SEED, Dataset, corrupt, to_float
 from .models import Autoencoder
 
 EVAL_BATCH = 2000
-NOISE_SEED = 1234  # fixed corruption of the test set, so every model is scored on the same images
 
 
 def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -61,21 +60,21 @@ def auroc(scores_normal: np.ndarray, scores_anomalous: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def batched(model: Autoencoder, images: torch.Tensor, fn, device: torch.device,
-            batch: int = EVAL_BATCH) -> list:
-    """Apply ``fn(model, x)`` to float batches of uint8 ``images`` (N, 28, 28) on ``device``."""
+def batched(model: Autoencoder, images: torch.Tensor, fn, batch: int = EVAL_BATCH) -> list:
+    """Apply ``fn(model, x)`` to float batches of ``images`` (uint8 or float, N of them) on the
+    model's device."""
     model.eval()
-    return [fn(model, to_float(images[i:i + batch].to(device))) for i in range(0, len(images), batch)]
+    return [fn(model, to_float(images[i:i + batch].to(model.device))) for i in range(0, len(images), batch)]
 
 
 @torch.no_grad()
-def encode_images(model: Autoencoder, images: torch.Tensor, device: torch.device) -> np.ndarray:
+def encode_images(model: Autoencoder, images: torch.Tensor) -> np.ndarray:
     """Deterministic codes (the mean, for a VAE) of uint8 images: (N, latent_dim) float array."""
-    return torch.cat(batched(model, images, lambda m, x: m.embed(x).cpu(), device)).numpy()
+    return torch.cat(batched(model, images, lambda m, x: m.embed(x).cpu())).numpy()
 
 
 @torch.no_grad()
-def reconstruction_errors(model: Autoencoder, images: torch.Tensor, device: torch.device) -> np.ndarray:
+def reconstruction_errors(model: Autoencoder, images: torch.Tensor) -> np.ndarray:
     """Per-image BCE (summed over pixels) of the deterministic reconstruction: (N,) array.
 
     This is the anomaly score: an autoencoder trained on normal images reconstructs them best.
@@ -83,12 +82,15 @@ def reconstruction_errors(model: Autoencoder, images: torch.Tensor, device: torc
     def err(m, x):
         return torch.nn.functional.binary_cross_entropy(m.reconstruct(x).clamp(1e-6, 1 - 1e-6), x,
                                                         reduction="none").flatten(1).sum(1).cpu()
-    return torch.cat(batched(model, images, err, device)).numpy()
+    return torch.cat(batched(model, images, err)).numpy()
 
 
 @torch.no_grad()
-def evaluate(model: Autoencoder, config: ModelConfig, data: Dataset, device: torch.device) -> dict[str, float]:
-    """Every test-set metric that applies to ``config``, as plain floats."""
+def evaluate(model: Autoencoder, config: ModelConfig, data: Dataset,
+             device: torch.device | None = None) -> dict[str, float]:
+    """Every test-set metric that applies to ``config``, as plain floats, computed where the model
+    is (``device`` is not used: the argument stays for the callers that still pass it)."""
+    device = model.device
     images, labels = data.test_images, data.test_labels
     gen = torch.Generator(device=device).manual_seed(NOISE_SEED)
     sums: dict[str, float] = {}
@@ -110,9 +112,9 @@ def evaluate(model: Autoencoder, config: ModelConfig, data: Dataset, device: tor
         metrics["psnr_noisy"] = float(torch.cat(psnr_noisy).mean())
         metrics["psnr_denoised"] = float(torch.cat(psnr_out).mean())
     if config.is_one_class:
-        errors = reconstruction_errors(model, images, device)
+        errors = reconstruction_errors(model, images)
         normal = np.isin(labels.numpy(), config.normal_classes)
         metrics["auroc"] = auroc(errors[normal], errors[~normal])
-    codes = encode_images(model, images, device)
+    codes = encode_images(model, images)
     metrics.update(cluster_scores(labels.numpy(), kmeans_labels(codes, NUM_CLASSES)))
     return metrics

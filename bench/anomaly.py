@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore.anomaly import MEASURES, anomaly_scores  # noqa: E402
 from apcore import train  # noqa: E402
 from apcore.config import ModelConfig  # noqa: E402
-from apcore.data import load_dataset, to_float  # noqa: E402
+from apcore.data import load_dataset  # noqa: E402
 from apcore.defaults import anomaly_config, page_defaults  # noqa: E402
-from apcore.metrics import auroc  # noqa: E402
+from apcore.metrics import auroc, batched  # noqa: E402
 from apcore.models import kl_per_dim  # noqa: E402
 from bench.common import device_name, train_timed  # noqa: E402
 
@@ -48,17 +48,14 @@ def page_models(families=PAGE_FAMILIES) -> list[ModelConfig]:
     return [anomaly_config(f, default.latent_dim, default.normal_classes) for f in families]
 
 
-@torch.no_grad()
-def neg_elbo(model, images: torch.Tensor, device) -> np.ndarray:
+def neg_elbo(model, images: torch.Tensor) -> np.ndarray:
     """BCE of the mean reconstruction + KL(q(z|x) || N(0, I)) per image: the VAE's own score."""
-    out = []
-    for i in range(0, len(images), 2000):
-        x = to_float(images[i:i + 2000].to(device))
-        mu, logvar = model.encode(x)
-        bce = torch.nn.functional.binary_cross_entropy(model.decode(mu).clamp(1e-6, 1 - 1e-6), x,
+    def score(m, x):
+        mu, logvar = m.encode(x)
+        bce = torch.nn.functional.binary_cross_entropy(m.decode(mu).clamp(1e-6, 1 - 1e-6), x,
                                                        reduction="none").flatten(1).sum(1)
-        out.append((bce + kl_per_dim(mu, logvar).sum(1)).cpu())
-    return torch.cat(out).numpy()
+        return (bce + kl_per_dim(mu, logvar).sum(1)).cpu()
+    return torch.cat(batched(model, images, score)).numpy()
 
 
 def one_class(config: ModelConfig, data, device) -> dict[str, float]:
@@ -67,10 +64,10 @@ def one_class(config: ModelConfig, data, device) -> dict[str, float]:
     normal = np.isin(data.test_labels.numpy(), config.normal_classes)
     row = {}
     for measure in MEASURES:
-        s = anomaly_scores(model, data.test_images, device, measure)
+        s = anomaly_scores(model, data.test_images, measure)
         row[measure] = auroc(s[normal], s[~normal])
     if config.is_vae:
-        s = neg_elbo(model, data.test_images, device)
+        s = neg_elbo(model, data.test_images)
         row["elbo"] = auroc(s[normal], s[~normal])
     row["seconds"] = seconds
     return row

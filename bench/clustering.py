@@ -51,25 +51,14 @@ def bench_dataset(name: str, store: ModelStore, use_umap: bool, latent_dim: int)
         models[rep] = trained
         print(f"# {name}: {trained.config.describe()}, {trained.config.epochs} epochs, trained in "
               f"{trained.train_seconds:.1f} s on {trained.device}", flush=True)
-    reps = [("pixels", "none"), ("pca", "none"), ("ae", "none"), ("vae", "none")]
-    if use_umap:
-        reps += [("ae", "umap"), ("vae", "umap")]
     rows = []
-    for rep, manifold in reps:
+    for p in cluster.comparison("kmeans", 10, 10, use_umap, list(models)):
         start = time.perf_counter()
-        if rep == "pixels":
-            x = cluster.pixel_features(images)
-        elif rep == "pca":
-            x = cluster.pca_features(images, 10)
-        else:
-            x = cluster.code_features(models[rep].model, images, store.device)
-        if manifold == "umap":
-            x = cluster.umap_features(x)
+        x = cluster.features(p, images, models.get(p.representation))  # UMAP computed, not read from disk
         prep = time.perf_counter() - start
         for algorithm in cluster.ALGORITHMS:
-            p = cluster.Pipeline(rep, algorithm, 10, "none", 10)
-            res = cluster.run(p, x, y)
-            label = cluster.Pipeline(rep, algorithm, 10, manifold, 10).label()
+            res = cluster.run(replace(p, algorithm=algorithm), x, y)
+            label = p.label()
             row = {"dataset": name, "representation": label, "algorithm": cluster.ALGORITHMS[algorithm],
                    **res.scores, "seconds": prep + res.seconds}
             rows.append(row)
@@ -101,10 +90,10 @@ def seed_rows(store: ModelStore, latent_dim: int, seeds: int) -> list[dict]:
             model, seconds = trained.model, trained.train_seconds
         else:
             model, seconds = train_timed(config, data, store.device)
-        x = cluster.umap_features(cluster.code_features(model, images, store.device))
+        x = cluster.umap_features(cluster.code_features(model, images))
         row = {"seed": seed, "train_seconds": seconds}
         for algorithm in cluster.ALGORITHMS:
-            row[algorithm] = cluster.run(cluster.Pipeline("ae", algorithm), x, y).scores
+            row[algorithm] = cluster.run(cluster.Pipeline("ae", algorithm, manifold="umap"), x, y).scores
         rows.append(row)
         print(f"# seed {seed}: " + ", ".join(f"{a} {row[a]['cluster_acc']:.3f}/{row[a]['cluster_nmi']:.3f}"
                                             for a in cluster.ALGORITHMS), flush=True)

@@ -34,7 +34,7 @@ from bench.common import device_name, train_timed  # noqa: E402
 
 def run(config: ModelConfig, data, device) -> dict[str, float]:
     model, seconds = train_timed(config, data, device)
-    row = quality(*denoise(model, data.test_images, config.noise, config.noise_level, device))
+    row = quality(*denoise(model, data.test_images, config.noise, config.noise_level))
     row["seconds"] = seconds
     return row
 

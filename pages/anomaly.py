@@ -7,13 +7,13 @@ import torch
 
 import ui
 from apcore import anomaly, defaults
+from apcore.config import ARCHITECTURES
 from apcore.data import CLASS_NAMES
 from ui import anomaly as view
 from ui import images, resources, sidebar, state, training, upload
 
 ui.require_app()
 
-FAMILIES = {"ae-mlp": "MLP", "ae-conv": "CNN"}
 LATENTS = (2, 4, 8, 16, 32, 64)
 MEASURES = {"mse": "squared error", "bce": "binary cross-entropy"}
 SHOWN = 10  # most / least anomalous images per row
@@ -27,14 +27,15 @@ names = CLASS_NAMES[name]
 data = resources.dataset(name)
 
 state.init("anomaly_normal", "normal", list(defaults.ANOMALY_NORMAL), lambda v: 0 < len(v) < 10 and all(0 <= c < 10 for c in v))
-state.init("anomaly_family", "model", defaults.ANOMALY_FAMILY, lambda v: v in FAMILIES)
+state.init("anomaly_family", "model", defaults.ANOMALY_FAMILY, lambda v: v in defaults.ANOMALY_FAMILIES)
 state.init("anomaly_latent", "latent", defaults.ANOMALY_LATENT, lambda v: v in LATENTS)
 state.init("anomaly_measure", "score", "mse", lambda v: v in MEASURES)
 
 c1, c2, c3, c4 = st.columns([3, 1.3, 2, 2])
 normal = c1.multiselect("Normal class(es)", range(10), key="anomaly_normal", format_func=lambda c: names[c],
                         help="The model trains on these training images only; every other class is an anomaly.")
-family = c2.radio("Model", list(FAMILIES), key="anomaly_family", format_func=FAMILIES.get, horizontal=True)
+family = c2.radio("Model", defaults.ANOMALY_FAMILIES, key="anomaly_family", format_func=ARCHITECTURES.get,
+                  horizontal=True)
 latent = c3.select_slider("Latent size", LATENTS, key="anomaly_latent")
 measure = c4.radio("Error measure", list(MEASURES), key="anomaly_measure", format_func=MEASURES.get,
                    horizontal=True, help="Per pixel, summed over the image. Squared error ranks anomalies "
@@ -49,7 +50,7 @@ if not normal or len(normal) == len(names):
 
 config = defaults.anomaly_config(family, latent, sorted(normal), name)
 normal_label = ", ".join(names[c] for c in config.normal_classes)
-trained = training.trained_model(config, f"{FAMILIES[family]} autoencoder, latent {latent}, trained on {normal_label} only")
+trained = training.trained_model(config, f"{ARCHITECTURES[family]} autoencoder, latent {latent}, trained on {normal_label} only")
 if trained is None:
     st.stop()
 
@@ -89,7 +90,7 @@ st.subheader("Most and least anomalous test images")
 most, least = anomaly.extremes(s.test.scores, SHOWN)
 for title, idx in (("Most anomalous", most), ("Least anomalous", least)):
     x, recon, err = anomaly.reconstruct_with_errors(trained.model, data.test_images[torch.from_numpy(idx.copy())],
-                                                    resources.store().device, measure)
+                                                    measure)
     st.markdown(f"**{title}** · classes " + " · ".join(f"{names[s.test.labels[i]]} ({s.test.scores[i]:.3g})" for i in idx))
     images.show_rows({"Test image": x, "Reconstruction": recon,
                       "Error per pixel (bright = large)": err / err.amax().clamp_min(1e-6)})
@@ -97,7 +98,7 @@ for title, idx in (("Most anomalous", most), ("Least anomalous", least)):
 st.subheader("Try your own image")
 digit = upload.uploaded_digit("anomaly_upload")
 if digit is not None:
-    x, recon, err = anomaly.reconstruct_with_errors(trained.model, digit, resources.store().device, measure)
+    x, recon, err = anomaly.reconstruct_with_errors(trained.model, digit, measure)
     score = float(err.sum())
     percentile = float(np.mean(s.groups[view.NORMAL] < score))
     verdict = "**anomalous**" if score > threshold else "**normal**"

@@ -37,14 +37,14 @@ tab_rec, tab_bottle, tab_latent, tab_play = st.tabs(
 with tab_rec:
     fixed = explore.first_of_each_class(data.test_labels)
     st.subheader("One test digit of each class")
-    images.show_rows({"Original": images.as_float(data.test_images[fixed]),
+    images.show_rows({"Original": data.test_images[fixed],
                       f"Reconstruction from {latent} numbers": explore.reconstruct(model, data.test_images[fixed])})
     seed = st.session_state.setdefault("ae_batch_seed", 0)
     st.subheader("A random batch")
     if st.button("New random batch", key="ae_new_batch"):
         st.session_state["ae_batch_seed"] = seed = seed + 1
     idx = explore.random_indices(len(data.test_images), 10, seed)
-    images.show_rows({"Original": images.as_float(data.test_images[idx]),
+    images.show_rows({"Original": data.test_images[idx],
                       "Reconstruction": explore.reconstruct(model, data.test_images[idx])})
 
 with tab_bottle:
@@ -55,7 +55,7 @@ with tab_bottle:
     with right:
         st.markdown("Each point is a trained model (press **Retrain** or pick another size to add one). "
                     "Reconstruction error falls as the bottleneck widens, with diminishing returns.")
-    rows = {"Ground truth": images.as_float(data.test_images[fixed])}
+    rows = {"Ground truth": data.test_images[fixed]}
     for c, _ in curve:
         other = store().get(c)
         if other is not None:
@@ -79,7 +79,7 @@ with tab_latent:
         if picked:
             i = picked[0]
             st.markdown(f"**Test image {i}** (label {names[data.test_labels[i]]})")
-            images.show_rows({"Digit": images.as_float(data.test_images[i:i + 1]),
+            images.show_rows({"Digit": data.test_images[i:i + 1],
                               "Reconstruction": explore.reconstruct(model, data.test_images[i:i + 1])}, width=160)
         else:
             st.info("Click a point to see that digit and its reconstruction.")

@@ -59,23 +59,11 @@ with right:
     vae = trained_model(defaults.cluster_vae_config(latent, name))
 models = {"ae": ae, "vae": vae}
 
-
-def pipeline(representation: str, manifold: str = "none") -> cluster.Pipeline:
-    return cluster.Pipeline(representation, algo, k, manifold, pca_n)
-
-
-def compute(p: cluster.Pipeline) -> cluster.Result:
-    m = models.get(p.representation)
-    return view.result(name, p, m.config.key if m else None, m.model if m else None)
-
-
-wanted = [pipeline(r) for r in cluster.REPRESENTATIONS if r in ("pixels", "pca") or models[r] is not None]
-if umap_on:
-    wanted += [pipeline(r, "umap") for r in ("ae", "vae") if models[r] is not None]
+wanted = cluster.comparison(algo, k, pca_n, umap_on, [r for r, m in models.items() if m is not None])
 with st.spinner("Clustering every representation (first time: up to a minute with UMAP)…"):
-    results = [compute(p) for p in wanted]
+    results = [view.result(name, p, models.get(p.representation)) for p in wanted]
 
-selected = pipeline(rep, "umap" if umap_on and rep in ("ae", "vae") else "none")
+selected = cluster.Pipeline(rep, algo, k, "umap" if umap_on and rep in models else "none", pca_n)
 st.subheader(f"Scores: {cluster.ALGORITHMS[algo]}, k = {k}")
 st.caption(f"On the {len(view.test_set(name)[1]):,} test images of {name}.")
 view.show_scores(view.scores_frame(results), selected.label())
@@ -92,18 +80,16 @@ _, y = view.test_set(name)
 counts = cluster.confusion(y, res.labels, k, len(class_names))
 names = view.cluster_names(counts, class_names)
 order = cluster.cluster_order(counts)
-mkey = model.config.key if model else None
 
 st.subheader(f"{selected.label()}: {res.scores['cluster_acc']:.0%} accuracy")
 left, right = st.columns([3, 2])
 with left:
     with st.spinner("2-D projection…"):
-        points, index, used = view.projection(name, rep, pca_n, selected.manifold, method, mkey,
-                                              model.model if model else None)
-    axes = {"native": ("z1", "z2"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}[used]
+        points, index, used = view.projection(name, selected, method, model)
     what = {"native": "the 2-D code itself", "pca": "PCA of the representation",
             "tsne": f"t-SNE of {len(index):,} random test images"}[used]
-    fig = view.cluster_scatter(points, index, res.labels, y, names, class_names, f"Clusters — {what}", axes)
+    fig = view.cluster_scatter(points, index, res.labels, y, names, class_names, f"Clusters — {what}",
+                               cluster.AXIS_TITLES[used])
     st.plotly_chart(fig, key="cluster_scatter", config={"displayModeBar": False})
     shown = min(len(index), view.SCATTER_MAX_POINTS)
     st.caption(f"{shown:,} points drawn" + (f" of {len(index):,}" if shown < len(index) else "")
@@ -114,9 +100,7 @@ with right:
 
 if model is not None:
     images, _ = view.test_set(name)
-    codes = view.features(name, rep, pca_n, "none", mkey, model.model)
-    centres = cluster.decode_centres(model.model, cluster.cluster_centres(codes, res.labels, k),
-                                     next(model.model.parameters()).device)
+    centres = view.centres(name, res, model)
     members = cluster.cluster_members(res.labels, k, per_cluster=8)
     st.subheader("What each cluster looks like")
     st.caption("Left: the decoder's image of each cluster's centre (the mean code of its members). "
@@ -127,4 +111,4 @@ if model is not None:
         b.image(montage(centres[c:c + 1], nrow=1, upscale=3))
         idx = members[c][members[c] >= 0]
         if len(idx):
-            m.image(montage(images[torch.as_tensor(idx)].unsqueeze(1).float() / 255, nrow=8, upscale=3))
+            m.image(montage(images[torch.as_tensor(idx)], nrow=8, upscale=3))

@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from apcore import defaults
+from apcore.config import ARCHITECTURES
 from ui import denoise as view
 from ui import images, resources, sidebar, state, training, upload
 
@@ -43,7 +44,7 @@ for key, param in (("denoise_noise", "noise"), ("denoise_train_level", "train"),
 trained = {}
 for family in defaults.DENOISERS:
     config = defaults.denoiser_config(family, noise, train_level, name, longer)
-    label = f"{view.NAMES[family]} autoencoder, {config.latent_label}, trained at {noise} {train_level:.1f}"
+    label = f"{ARCHITECTURES[family]} autoencoder, {config.latent_label}, trained at {noise} {train_level:.1f}"
     trained[family] = training.trained_model(config, label)
 ready = {f: t for f, t in trained.items() if t is not None}
 if not ready:
@@ -55,9 +56,9 @@ first = next(iter(quality.values()))
 cols = st.columns(1 + 2 * len(ready))
 cols[0].metric("Noisy input: PSNR", f"{first['psnr_noisy']:.1f} dB", help=f"Mean over {view.N_EVAL} test images.")
 for i, (family, q) in enumerate(quality.items()):
-    cols[1 + 2 * i].metric(f"{view.NAMES[family]} output: PSNR", f"{q['psnr_denoised']:.1f} dB",
+    cols[1 + 2 * i].metric(f"{ARCHITECTURES[family]} output: PSNR", f"{q['psnr_denoised']:.1f} dB",
                            delta=f"{q['psnr_denoised'] - q['psnr_noisy']:+.1f} dB")
-    cols[2 + 2 * i].metric(f"{view.NAMES[family]} output: SSIM", f"{q['ssim_denoised']:.3f}",
+    cols[2 + 2 * i].metric(f"{ARCHITECTURES[family]} output: SSIM", f"{q['ssim_denoised']:.3f}",
                            delta=f"{q['ssim_denoised'] - q['ssim_noisy']:+.3f} vs noisy",
                            help="Structural similarity (scikit-image), 1 = identical to the clean image.")
 st.caption(f"Noisy input SSIM {first['ssim_noisy']:.3f}. Means over the first {view.N_EVAL} test images, "
@@ -68,7 +69,7 @@ for family, t in ready.items():
     clean, noisy, out = view.examples(t, data.test_images[:SHOWN], noise, test_level)
     rows.setdefault("Clean", clean)
     rows.setdefault("Noisy input", noisy)
-    rows[f"{view.NAMES[family]} output"] = out
+    rows[f"{ARCHITECTURES[family]} output"] = out
 images.show_rows(rows)
 
 curves = {f: view.curve(t, name, noise) for f, t in ready.items()}
@@ -82,7 +83,7 @@ if digit is not None:
         clean, noisy, out = view.examples(t, digit, noise, test_level)
         shown.setdefault("your digit", clean[0])
         shown.setdefault(f"{noise} {test_level:.2f}", noisy[0])
-        shown[f"{view.NAMES[family]} output"] = out[0]
+        shown[f"{ARCHITECTURES[family]} output"] = out[0]
     for col, (caption, img) in zip(st.columns(max(4, len(shown))), shown.items()):
         with col:
             images.show_digit(img, caption)

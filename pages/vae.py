@@ -103,7 +103,7 @@ with tabs[5]:
     rep = explore.reparameterisation(vae.model, image, n=8, seed=0)
     left, right = st.columns([1, 2])
     with left:
-        images.show_digit(images.as_float(image[None])[0], caption="input x", width=180)
+        images.show_digit(image, caption="input x", width=180)
     with right:
         st.plotly_chart(figures.mu_sigma(rep["mu"], rep["sigma"]), key="vae_mu_sigma")
     st.markdown("**Decoding μ, then 8 samples z = μ + σ·ε**")

@@ -60,18 +60,17 @@ def model():
 
 def test_scores_agree_with_metrics_and_maps(model):
     images = torch.randint(0, 256, (7, 28, 28), dtype=torch.uint8)
-    dev = torch.device("cpu")
-    np.testing.assert_allclose(anomaly.anomaly_scores(model, images, dev, "bce"),
-                               reconstruction_errors(model, images, dev), rtol=1e-6)
+    np.testing.assert_allclose(anomaly.anomaly_scores(model, images, "bce"),
+                               reconstruction_errors(model, images), rtol=1e-6)
     for measure in anomaly.MEASURES:
-        x, recon, err = anomaly.reconstruct_with_errors(model, images, dev, measure)
+        x, recon, err = anomaly.reconstruct_with_errors(model, images, measure)
         assert x.shape == recon.shape == err.shape == (7, 1, 28, 28)
-        np.testing.assert_allclose(anomaly.anomaly_scores(model, images, dev, measure),
+        np.testing.assert_allclose(anomaly.anomaly_scores(model, images, measure),
                                    err.flatten(1).sum(1).numpy(), rtol=1e-5)
-    x, recon, err = anomaly.reconstruct_with_errors(model, images, dev, "mse")
+    x, recon, err = anomaly.reconstruct_with_errors(model, images, "mse")
     np.testing.assert_allclose(err.numpy(), ((recon - x) ** 2).numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match="unknown error measure"):
-        anomaly.anomaly_scores(model, images, dev, "psnr")
+        anomaly.anomaly_scores(model, images, "psnr")
 
 
 def test_noise_images_deterministic():

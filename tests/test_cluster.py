@@ -6,6 +6,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from apcore import cluster
+from apcore.cache import TrainedModel
 from apcore.config import ModelConfig
 from apcore.metrics import cluster_accuracy, cluster_scores
 from apcore.models import build
@@ -182,6 +183,51 @@ def test_cached_umap_still_answers_when_the_folder_is_read_only(tmp_path, blobs,
     blocker.write_text("not a folder")
     out = cluster.cached_umap(x, blocker / "embeddings" / "umap-x.npy")
     assert out.shape == (300, 10) and len(fake_umap) == 1
+
+
+def trained(family: str, latent_dim: int = 4) -> TrainedModel:
+    torch.manual_seed(0)
+    config = ModelConfig(family=family, latent_dim=latent_dim)
+    return TrainedModel(config, build(config).eval(), [], {}, 0.0, "cpu", 0.0)
+
+
+def test_features_of_each_pipeline(images, tmp_path, fake_umap):
+    ae = trained("ae-mlp")
+    assert cluster.features(cluster.Pipeline("pixels"), images).shape == (64, 784)
+    assert cluster.features(cluster.Pipeline("pca", pca_components=5), images).shape == (64, 5)
+    np.testing.assert_array_equal(cluster.features(cluster.Pipeline("ae"), images, ae),
+                                  cluster.code_features(ae.model, images))
+    with pytest.raises(ValueError, match="needs its trained model"):
+        cluster.features(cluster.Pipeline("vae"), images)
+    umap = cluster.Pipeline("ae", manifold="umap")
+    first = cluster.features(umap, images, ae, tmp_path)
+    assert first.shape == (64, 10) and fake_umap == [64]
+    assert cluster.embedding_path(tmp_path, ae.config.key, 64).is_file()  # named by the model's own key
+    np.testing.assert_array_equal(cluster.features(umap, images, ae, tmp_path), first)
+    assert fake_umap == [64]                                               # read back, not recomputed
+    cluster.features(umap, images, ae)                                     # no folder: not kept
+    assert fake_umap == [64, 64]
+
+
+def test_features_key_ignores_what_clustering_alone_uses():
+    a = cluster.Pipeline("ae", "kmeans", 10, "umap")
+    assert a.features_key == cluster.Pipeline("ae", "gmm", 4, "umap").features_key
+    assert a.features_key != cluster.Pipeline("ae", "kmeans", 10, "none").features_key
+    assert cluster.Pipeline("pca", pca_components=5).features_key != cluster.Pipeline("pca").features_key
+
+
+def test_comparison_lists_the_page_rows():
+    rows = cluster.comparison("gmm", 4, 12, umap=True, models=["ae"])
+    assert [p.label() for p in rows] == ["Raw pixels", "PCA (12)", "AE latent", "AE latent → UMAP (N2D)"]
+    assert {(p.algorithm, p.k) for p in rows} == {("gmm", 4)}
+    assert len(cluster.comparison("kmeans", 10, 10, umap=False, models=["ae", "vae"])) == 4
+
+
+def test_decoded_centres_are_the_decoded_mean_codes(images):
+    ae = trained("ae-mlp")
+    labels = np.arange(64) % 3
+    expected = cluster.decode_centres(ae.model, cluster.cluster_centres(cluster.code_features(ae.model, images), labels, 4))
+    torch.testing.assert_close(cluster.decoded_centres(ae.model, images, labels, 4), expected)
 
 
 def test_embedding_path_changes_with_model_size_and_seed(tmp_path):

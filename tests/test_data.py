@@ -71,6 +71,8 @@ def test_to_float():
     assert x.shape == (1, 1, 2, 2) and x.dtype == torch.float32
     assert torch.allclose(x.flatten(), torch.tensor([0.0, 1.0, 0.2, 0.4]))
     assert images.dtype == torch.uint8  # the input is left alone
+    assert torch.equal(to_float(images[0]), x) and torch.equal(to_float(images[:, None]), x)  # (H, W), (N, 1, H, W)
+    assert torch.equal(to_float(x), x) and torch.equal(to_float(x[:, 0]), x)  # floats are already in [0, 1]
 
 
 # -- search order ------------------------------------------------------------------------------

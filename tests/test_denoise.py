@@ -28,22 +28,21 @@ def test_ssim_matches_skimage():
 def test_denoise_same_noise_for_every_model_and_quality(model):
     images = torch.randint(0, 256, (6, 28, 28), dtype=torch.uint8)
     other = models.build(ModelConfig(family="ae-conv", latent_dim=4)).eval()
-    dev = torch.device("cpu")
-    clean, noisy, out = denoise.denoise(model, images, "gaussian", 0.5, dev)
-    _, noisy2, out2 = denoise.denoise(other, images, "gaussian", 0.5, dev)
+    clean, noisy, out = denoise.denoise(model, images, "gaussian", 0.5)
+    _, noisy2, out2 = denoise.denoise(other, images, "gaussian", 0.5)
     assert torch.equal(noisy, noisy2) and not torch.equal(out, out2)
     assert clean.shape == noisy.shape == out.shape == (6, 1, 28, 28)
     q = denoise.quality(clean, noisy, out)
     assert q["psnr_noisy"] == pytest.approx(float(psnr(clean, noisy).mean()))
     assert q["ssim_denoised"] == pytest.approx(float(denoise.ssim(clean, out).mean()))
     # float input (an upload) goes through unchanged
-    c2, _, _ = denoise.denoise(model, clean, "mask", 0.3, dev)
+    c2, _, _ = denoise.denoise(model, clean, "mask", 0.3)
     assert torch.equal(c2, clean)
 
 
 def test_psnr_curve(model):
     images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
-    c = denoise.psnr_curve(model, images, "salt-pepper", [0.0, 0.5, 1.0], torch.device("cpu"))
+    c = denoise.psnr_curve(model, images, "salt-pepper", [0.0, 0.5, 1.0])
     assert c["level"] == [0.0, 0.5, 1.0]
     assert c["psnr_noisy"][0] == pytest.approx(100.0)  # no noise: the eps floor of metrics.psnr
     assert c["psnr_noisy"][0] > c["psnr_noisy"][1] > c["psnr_noisy"][2]

@@ -186,7 +186,7 @@ def test_evaluate_psnr_against_skimage(mnist):
 def test_evaluate_auroc_against_sklearn(mnist):
     model, config = tiny_trained(mnist, family="ae-mlp", normal_classes=(1,))
     m = evaluate(model, config, mnist, CPU)
-    errors = metrics.reconstruction_errors(model, mnist.test_images, CPU)
+    errors = metrics.reconstruction_errors(model, mnist.test_images)
     assert errors.shape == (10000,)
     y = (mnist.test_labels != 1).numpy().astype(int)
     assert m["auroc"] == pytest.approx(roc_auc_score(y, errors))
@@ -194,7 +194,7 @@ def test_evaluate_auroc_against_sklearn(mnist):
 
 def test_encode_images(mnist):
     model, _ = tiny_trained(mnist, family="vae-mlp")
-    codes = metrics.encode_images(model, mnist.test_images[:2500], CPU)  # spans two eval batches
+    codes = metrics.encode_images(model, mnist.test_images[:2500])  # spans two eval batches
     assert codes.shape == (2500, 4)
     with torch.no_grad():
         mu = model.encode(to_float(mnist.test_images[:2500]))[0]

@@ -14,7 +14,6 @@ from apcore.data import CLASS_NAMES, DataError, load_dataset
 
 from . import figures
 from .resources import dataset as load_cached_dataset
-from .resources import store
 
 NORMAL, HELD_OUT, NOISE = "normal", "held-out", "pure noise"
 OOD_COUNT = 2000       # out-of-distribution images scored (of the other data set's test set)
@@ -52,14 +51,13 @@ def _round(v: float) -> float:
 @st.cache_resource(max_entries=8, show_spinner="Scoring the test set…")
 def _scores(key: str, measure: str, dataset_name: str, _trained: TrainedModel) -> Scores:
     data = load_cached_dataset(dataset_name)
-    device = store().device
     extra = {NOISE: anomaly.noise_images(NOISE_COUNT)}
     other = OTHER[dataset_name]
     try:
         extra[OTHER_LABEL[dataset_name]] = load_dataset(other).test_images[:OOD_COUNT]
     except DataError:
         pass  # the other data set is not on this server: the histogram shows one group fewer
-    test = anomaly.score_test_set(_trained.model, _trained.config, data, device, extra, measure)
+    test = anomaly.score_test_set(_trained.model, _trained.config, data, extra, measure)
     groups = {NORMAL: test.scores[test.normal], HELD_OUT: test.scores[~test.normal], **test.extra}
     everything = np.concatenate(list(groups.values()))
     lo, hi = np.percentile(everything, [0.05, 100])

@@ -1,22 +1,25 @@
 """The clustering page's cached computations and figures.
 
-Results are cached per (data set, pipeline, model key): a slider move that changes nothing they
-depend on re-runs no clustering, and every tab shares them. Models are passed as ``_model`` (not
-hashed); their config key stands for them in the cache key.
+``apcore.cluster`` computes everything (features, UMAP, clustering, centres); this module only
+caches it per data set, pipeline and model: a slider move that changes nothing a result depends on
+re-runs no clustering, and every tab shares the results. A model is passed as ``_trained`` (not
+hashed); its own config key stands for it in the cache key.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 from plotly.colors import qualitative
 
 from apcore import cluster
-from apcore.models import Autoencoder
+from apcore.cache import TrainedModel
 
 from . import figures
 from .resources import dataset, store
@@ -31,49 +34,58 @@ def test_set(name: str):
     return cluster.test_split(dataset(name))
 
 
-def features(name: str, representation: str, pca_components: int, manifold: str,
-             model_key: str | None, _model: Autoencoder | None) -> np.ndarray:
-    """The representation of the test set (N, d), after the manifold step (AE/VAE codes only, as the
-    page offers it): shared, read-only."""
-    # PCA's size is part of the key only for PCA: moving its slider recomputes nothing else.
-    return _features(name, representation, pca_components if representation == "pca" else 0, manifold,
-                     model_key, _model)
+def _key(trained: TrainedModel | None) -> str | None:
+    return trained.config.key if trained is not None else None
+
+
+def features(name: str, pipeline: cluster.Pipeline, trained: TrainedModel | None) -> np.ndarray:
+    """``apcore.cluster.features`` of the test set (N, d), manifold step included: shared, read-only.
+    A UMAP embedding of a model's codes is kept on disk (``python -m apcore warm`` makes the defaults')."""
+    return _features(name, pipeline.features_key, _key(trained), pipeline, trained)
 
 
 @st.cache_resource(show_spinner=False, max_entries=12)
-def _features(name: str, representation: str, pca_components: int, manifold: str,
-              model_key: str | None, _model: Autoencoder | None) -> np.ndarray:
-    images, _ = test_set(name)
-    if representation == "pixels":
-        x = cluster.pixel_features(images)
-    elif representation == "pca":
-        x = cluster.pca_features(images, pca_components)
-    elif manifold == "umap":  # kept on disk: `python -m apcore warm` computes the defaults' before class
-        x = cluster.model_embedding(_model, model_key, images, store().root, next(_model.parameters()).device)
-    else:
-        x = cluster.code_features(_model, images, next(_model.parameters()).device)
+def _features(name: str, features_key: tuple, model_key: str | None, _pipeline: cluster.Pipeline,
+              _trained: TrainedModel | None) -> np.ndarray:
+    x = cluster.features(_pipeline, test_set(name)[0], _trained, store().root)
     x.setflags(write=False)
     return x
 
 
+def result(name: str, pipeline: cluster.Pipeline, trained: TrainedModel | None) -> cluster.Result:
+    """Cluster ids and scores of ``pipeline`` on the test set; seconds include the features (UMAP
+    too) when this pipeline computed them."""
+    return _result(name, pipeline, _key(trained), trained)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def result(name: str, pipeline: cluster.Pipeline, model_key: str | None,
-           _model: Autoencoder | None) -> cluster.Result:
-    """Cluster ids and scores of ``pipeline`` on the test set; seconds include the manifold step."""
+def _result(name: str, pipeline: cluster.Pipeline, model_key: str | None, _trained: TrainedModel | None) -> cluster.Result:
     start = time.perf_counter()
-    x = features(name, pipeline.representation, pipeline.pca_components, pipeline.manifold, model_key, _model)
-    _, y = test_set(name)
-    res = cluster.run(cluster.Pipeline(**{**pipeline.__dict__, "manifold": "none"}), x, y)
-    return cluster.Result(pipeline, res.labels, res.scores, time.perf_counter() - start)
+    res = cluster.run(pipeline, features(name, pipeline, _trained), test_set(name)[1])
+    return replace(res, seconds=time.perf_counter() - start)
+
+
+def projection(name: str, pipeline: cluster.Pipeline, method: str, trained: TrainedModel | None):
+    """2-D points (M, 2), their test-set indices (M,), and the method actually used (t-SNE: a
+    subsample of ``apcore.cluster.TSNE_MAX_POINTS``, a few seconds once, then cached)."""
+    return _projection(name, pipeline.features_key, method, _key(trained), pipeline, trained)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def projection(name: str, representation: str, pca_components: int, manifold: str, method: str,
-               model_key: str | None, _model: Autoencoder | None):
-    """2-D points (M, 2), their test-set indices (M,), and the method actually used (t-SNE: a
-    subsample of ``apcore.cluster.TSNE_MAX_POINTS``, a few seconds once, then cached)."""
-    x = features(name, representation, pca_components, manifold, model_key, _model)
-    return cluster.project_2d(x, method)
+def _projection(name: str, features_key: tuple, method: str, model_key: str | None, _pipeline: cluster.Pipeline,
+                _trained: TrainedModel | None):
+    return cluster.project_2d(features(name, _pipeline, _trained), method)
+
+
+def centres(name: str, res: cluster.Result, trained: TrainedModel) -> torch.Tensor:
+    """The decoded centre of each cluster of ``res`` (k, 1, 28, 28): the mean code of its members."""
+    return _centres(name, res.pipeline, trained.config.key, res.labels, trained)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _centres(name: str, pipeline: cluster.Pipeline, model_key: str, _labels: np.ndarray,
+             _trained: TrainedModel) -> torch.Tensor:
+    return cluster.decoded_centres(_trained.model, test_set(name)[0], _labels, pipeline.k)
 
 
 # -- figures -------------------------------------------------------------------------------------

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apcore.config import MAX_LATENT, MIN_LATENT
+from apcore.config import ARCHITECTURES, MAX_LATENT, MIN_LATENT
 from apcore.defaults import LATENT
 
 from . import state
 from .resources import store
 
-ARCHS = {"mlp": "MLP", "conv": "CNN"}
+ARCHS = ("mlp", "conv")  # the page's family is f"{page}-{arch}"
 BETAS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
@@ -28,7 +28,8 @@ def architecture(page: str) -> str:
     """MLP / CNN switch, mirrored in the URL as ``arch``."""
     key = f"{page}_arch"
     state.init(key, "arch", "mlp", lambda v: v in ARCHS)
-    st.segmented_control("Architecture", list(ARCHS), key=key, format_func=ARCHS.get, required=True)
+    st.segmented_control("Architecture", ARCHS, key=key, format_func=lambda a: ARCHITECTURES[f"ae-{a}"],
+                         required=True)
     return state.sync(key, "arch")
 
 

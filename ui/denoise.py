@@ -8,20 +8,20 @@ import torch
 
 from apcore import denoise
 from apcore.cache import TrainedModel
+from apcore.config import ARCHITECTURES
 
 from . import figures
-from .resources import dataset, store
+from .resources import dataset
 
 N_EVAL = 1000                        # test images behind the page's PSNR / SSIM figures
 CURVE_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))
 MODEL_COLORS = {"ae-mlp": "#1f77b4", "ae-fconv": "#ff7f0e"}
-NAMES = {"ae-mlp": "MLP", "ae-fconv": "CNN"}
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _quality(key: str, dataset_name: str, noise: str, level: float, _trained: TrainedModel) -> dict[str, float]:
     images = dataset(dataset_name).test_images[:N_EVAL]
-    return denoise.quality(*denoise.denoise(_trained.model, images, noise, level, store().device))
+    return denoise.quality(*denoise.denoise(_trained.model, images, noise, level))
 
 
 def quality(trained: TrainedModel, dataset_name: str, noise: str, level: float) -> dict[str, float]:
@@ -32,7 +32,7 @@ def quality(trained: TrainedModel, dataset_name: str, noise: str, level: float) 
 @st.cache_resource(max_entries=16, show_spinner="Measuring PSNR at every noise level…")
 def _curve(key: str, dataset_name: str, noise: str, _trained: TrainedModel) -> dict[str, list[float]]:
     images = dataset(dataset_name).test_images[:N_EVAL]
-    return denoise.psnr_curve(_trained.model, images, noise, CURVE_LEVELS, store().device)
+    return denoise.psnr_curve(_trained.model, images, noise, CURVE_LEVELS)
 
 
 def curve(trained: TrainedModel, dataset_name: str, noise: str) -> dict[str, list[float]]:
@@ -42,7 +42,7 @@ def curve(trained: TrainedModel, dataset_name: str, noise: str) -> dict[str, lis
 
 def examples(trained: TrainedModel, images: torch.Tensor, noise: str, level: float):
     """Clean, noisy and denoised versions of a few uint8 images (same noise for every model)."""
-    return denoise.denoise(trained.model, images, noise, level, store().device)
+    return denoise.denoise(trained.model, images, noise, level)
 
 
 def curve_figure(curves: dict[str, dict], train_level: float, test_level: float, noise_label: str) -> go.Figure:
@@ -52,7 +52,7 @@ def curve_figure(curves: dict[str, dict], train_level: float, test_level: float,
     fig.add_scatter(x=first["level"], y=first["psnr_noisy"], mode="lines+markers", name="noisy input",
                     line=dict(color="#7f7f7f", dash="dot", width=3))
     for family, c in curves.items():
-        fig.add_scatter(x=c["level"], y=c["psnr_denoised"], mode="lines+markers", name=f"{NAMES[family]} output",
+        fig.add_scatter(x=c["level"], y=c["psnr_denoised"], mode="lines+markers", name=f"{ARCHITECTURES[family]} output",
                         line=dict(color=MODEL_COLORS[family], width=3))
     fig.add_vline(x=train_level, line=dict(color="black", width=2, dash="dash"),
                   annotation_text="trained at", annotation_position="bottom left", annotation_font_size=15)

@@ -15,7 +15,6 @@ from apcore.cache import TrainedModel
 
 from .resources import dataset
 
-AXES = {"native": ("z1", "z2"), "pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}
 SHOWN = 3000  # points in a scatter: enough to see the shape, few enough for SVG and selection
 
 
@@ -39,4 +38,4 @@ def _test_codes(key: str, _trained: TrainedModel) -> np.ndarray:
 @st.cache_resource(max_entries=32, show_spinner="Projecting the codes to 2-D…")
 def _projection(key: str, method: str, _trained: TrainedModel) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     points, idx, used = cluster.project_2d(test_codes(_trained)[:SHOWN], method)
-    return idx, points, AXES[used]
+    return idx, points, cluster.AXIS_TITLES[used]

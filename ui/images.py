@@ -7,30 +7,28 @@ import streamlit as st
 import torch
 from torchvision.utils import make_grid
 
+from apcore.data import to_float
+
 UPSCALE = 4  # 28 px -> 112 px per digit, nearest neighbour: crisp pixels on a projector
 
 
 def montage(images: torch.Tensor, nrow: int = 10, padding: int = 2, upscale: int = UPSCALE) -> np.ndarray:
-    """(N, 1, 28, 28) floats -> one (H, W) uint8 grid, white separators, pixels clamped to [0, 1]."""
-    images = images.detach().float().cpu().clamp(0, 1)
+    """N digits (uint8 as in the data set, or floats in [0, 1]) -> one (H, W) uint8 grid, white
+    separators, float pixels clamped to [0, 1]."""
+    images = to_float(images.detach().cpu()).clamp(0, 1)
     grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)[0]
     if upscale > 1:
         grid = grid.repeat_interleave(upscale, 0).repeat_interleave(upscale, 1)
     return (grid.numpy() * 255).round().astype(np.uint8)
 
 
-def as_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
-    return images.reshape(-1, 1, 28, 28).float() / 255.0
-
-
 def show_rows(rows: dict[str, torch.Tensor], nrow: int | None = None, width: int | str = "stretch") -> None:
-    """Labelled rows of digits, e.g. {"Original": x, "Reconstruction": y}, same length each."""
+    """Labelled rows of digits (uint8 or float), e.g. {"Original": x, "Reconstruction": y}, same length each."""
     for label, images in rows.items():
         st.markdown(f"**{label}**")
         st.image(montage(images, nrow=nrow or len(images)), width=width)
 
 
 def show_digit(image: torch.Tensor, caption: str | None = None, width: int = 160) -> None:
-    """One digit (1, 28, 28) or (28, 28), upscaled."""
-    st.image(montage(image.reshape(1, 1, 28, 28), nrow=1, padding=0, upscale=8), caption=caption, width=width)
+    """One digit (1, 28, 28) or (28, 28), uint8 or float, upscaled."""
+    st.image(montage(image, nrow=1, padding=0, upscale=8), caption=caption, width=width)

@@ -69,6 +69,12 @@ class Autoencoder(nn.Module):
         self.latent_dim = latent_dim
         self.code_size = code_size or latent_dim
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are. Every computation with a trained model runs there: the device is
+        chosen once, by ``apcore.train.pick_device``, for the store that trains and loads models."""
+        return next(self.parameters()).device
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) in [0, 1] -> (B, code_size)."""
         return self.encoder(x)
