@@ -1,13 +1,9 @@
-"""Transposed-convolution page: its controls (URL-backed) and its grids drawn as HTML tables.
-
-Grids are HTML tables rather than Plotly heatmaps: crisp numbers in every cell at any size, real
-borders for the highlights, and the slides' "Input, Kernel, partial grids, = Output" layout as one
-wrapping row. State keys carry the ``tconv_`` prefix.
+"""Transposed-convolution page: its controls (URL-backed) and its views, drawn as HTML grids
+(:mod:`ui.grids`). State keys carry the ``tconv_`` prefix.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +15,7 @@ from apcore.defaults import default_config
 from apcore.models import build
 
 from . import state
+from .grids import cell_size, fmt, grid, group, legend, op, row, show
 
 EDITOR_COLUMN, EDITOR_INDEX = 52, 72   # px: an 8-column grid fits half the page
 PLAY_SECONDS = 1.0        # one step per second: time to point at the cells
@@ -48,14 +45,6 @@ def to_text(rows) -> str:
 
 def from_text(text: str) -> list[list[str]]:
     return [row.split(",") for row in text.split(";")] if text.strip() else []
-
-
-def fmt(v: float) -> str:
-    """Integers without decimals, others to two decimals: short enough for a cell."""
-    if abs(v - round(v)) < 1e-9:
-        return str(int(round(v)))
-    text = f"{v:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "0") else text
 
 
 def random_grids(seed: int) -> tuple[list[list[int]], list[list[int]]]:
@@ -191,83 +180,7 @@ def controls() -> Settings:
     return Settings(x_cells, k_cells, *values)
 
 
-# --- HTML grids -------------------------------------------------------------------------------
-
-CSS = """<style>
-.tc-row{display:flex;flex-wrap:wrap;align-items:center;gap:10px 14px;margin:4px 0 14px 0}
-.tc-group{display:flex;align-items:center;gap:10px 14px}
-.tc-fig{display:flex;flex-direction:column;align-items:center;margin:0}
-.tc-cap{font-weight:600;font-size:17px;margin-bottom:6px;color:#1a1a1a;white-space:nowrap}
-.tc-sub{font-size:14px;color:#555;margin-top:4px;white-space:nowrap}
-table.tc-grid{border-collapse:collapse;margin:0}
-table.tc-grid td{border:1px solid #9aa5b5;text-align:center;vertical-align:middle;padding:0 3px;
-  font-variant-numeric:tabular-nums;background:#fff;color:#1a1a1a;line-height:1}
-.tc-op{font-size:30px;font-weight:600;color:#5a6473;padding:0 2px}
-.tc-frame{outline:3px solid #1f5fbf;outline-offset:5px;border-radius:2px}
-.tc-muted{opacity:.35}
-td.cur{background:#ff7f0e !important;color:#fff !important;font-weight:700}
-td.contrib{background:#ffe1c4 !important;box-shadow:inset 0 0 0 3px #ff7f0e;font-weight:700}
-td.zero{color:#b5bcc7 !important}
-td.blank{color:transparent !important}
-td.crop{background:repeating-linear-gradient(45deg,#f4f5f7,#f4f5f7 5px,#e3e6ea 5px,#e3e6ea 10px) !important;
-  color:#9aa3af !important}
-td.ins{background:#dbe8fb !important;color:#5b6f93 !important}
-td.pad{background:#eef0f3 !important;color:#9aa3af !important}
-td.kern{background:#e6f2e6 !important}
-.tc-legend{display:flex;flex-wrap:wrap;gap:16px;font-size:15px;color:#333;margin:2px 0 10px 0}
-.tc-chip{display:inline-block;width:16px;height:16px;border:1px solid #9aa5b5;vertical-align:-3px;margin-right:5px}
-</style>"""
-
-
-def _cell_size(shape: tuple[int, int], room: int = 360, smallest: int = 22) -> int:
-    return int(max(smallest, min(50, room / max(shape))))
-
-
-def grid(values: np.ndarray, caption: str = "", classes: dict | None = None, *, sub: str = "",
-         size: int | None = None, frame: bool = False, muted: bool = False, shade: np.ndarray | None = None,
-         text: np.ndarray | None = None, testid: str | None = None) -> str:
-    """One grid as an HTML table: every number in its cell; ``classes`` maps (r, c) -> CSS class,
-    ``shade`` (values in [0, 1]) colours cells from white to dark blue (the overlap maps)."""
-    values = np.asarray(values)
-    size = size or _cell_size(values.shape)
-    font = max(11, int(size * 0.42))
-    rows = []
-    for r in range(values.shape[0]):
-        tds = []
-        for c in range(values.shape[1]):
-            cls = (classes or {}).get((r, c), "")
-            style = f"width:{size}px;height:{size}px;"
-            if shade is not None:
-                s = float(shade[r, c])
-                bg = tuple(int(a + (b - a) * s) for a, b in zip((255, 255, 255), (31, 95, 191)))
-                style += f"background:rgb{bg};color:{'#fff' if s > 0.55 else '#1a1a1a'};"
-            label = text[r, c] if text is not None else fmt(float(values[r, c]))
-            tds.append(f'<td class="{cls}" style="{style}">{html.escape(str(label))}</td>')
-        rows.append("<tr>" + "".join(tds) + "</tr>")
-    table = (f'<table class="tc-grid" style="font-size:{font}px" {f"data-testid={testid!r}" if testid else ""}>'
-             + "".join(rows) + "</table>")
-    wrap = " ".join(x for x in ("tc-fig", "tc-frame" if frame else "", "tc-muted" if muted else "") if x)
-    return (f'<figure class="{wrap}"><div class="tc-cap">{html.escape(caption)}</div>{table}'
-            + (f'<div class="tc-sub">{html.escape(sub)}</div>' if sub else "") + "</figure>")
-
-
-def op(symbol: str) -> str:
-    return f'<div class="tc-op">{html.escape(symbol)}</div>'
-
-
-def row(*items: str) -> str:
-    return '<div class="tc-row">' + "".join(items) + "</div>"
-
-
-def legend(*items: tuple[str, str]) -> str:
-    return '<div class="tc-legend">' + "".join(
-        f'<span><span class="tc-chip" style="{style}"></span>{html.escape(label)}</span>'
-        for style, label in items) + "</div>"
-
-
-def show(body: str) -> None:
-    st.html(CSS + body)
-
+# --- views ------------------------------------------------------------------------------------
 
 def _span(idx: np.ndarray) -> str:
     idx = [int(i) for i in idx]
@@ -290,12 +203,11 @@ def step_figure(e: tconv.Explanation, t: int) -> str:
     n, step = len(e.steps), e.steps[t - 1]
     full_shape = e.full.shape
     kern = {(r, c): "kern" for r in range(e.kernel.shape[0]) for c in range(e.kernel.shape[1])}
-    ksize = _cell_size(e.kernel.shape, 210)
-    top = row(grid(e.x, "Input", {(step.i, step.j): "cur"}, size=_cell_size(e.x.shape, 300), testid="tconv-input"),
+    ksize = cell_size(e.kernel.shape, 210)
+    top = row(grid(e.x, "Input", {(step.i, step.j): "cur"}, size=cell_size(e.x.shape, 300), testid="tconv-input"),
               grid(e.kernel, "Kernel", kern, size=ksize),
-              '<div class="tc-group">' + op("→")
-              + grid(step.scaled, f"{fmt(step.value)} × Kernel", {rc: "contrib" for rc in kern}, size=ksize,
-                     sub=f"scaled by input ({step.i}, {step.j})", testid="tconv-scaled") + "</div>")
+              group(op("→"), grid(step.scaled, f"{fmt(step.value)} × Kernel", {rc: "contrib" for rc in kern},
+                                  size=ksize, sub=f"scaled by input ({step.i}, {step.j})", testid="tconv-scaled")))
     shown = n if n <= MAX_PARTIALS else 1
     size = int(max(18, min(44, 560 / (shown * full_shape[1]), 300 / full_shape[0])))
 
@@ -328,8 +240,7 @@ def step_figure(e: tconv.Explanation, t: int) -> str:
         out = tconv.crop(running, e.padding)
         result += [op("→"), grid(out, "Output", size=big, sub=f"border of {e.padding} cropped",
                                  testid="tconv-output")]
-    # "= Output" wraps to the next line as one piece, never the arrow alone.
-    return top + row(*parts, '<div class="tc-group">' + "".join(result) + "</div>")
+    return top + row(*parts, group(*result))
 
 
 def step_caption(e: tconv.Explanation, t: int) -> str:
@@ -339,10 +250,8 @@ def step_caption(e: tconv.Explanation, t: int) -> str:
             f"(its corner lands at ({s.i}·stride, {s.j}·stride) = ({s.rows[0]}, {s.cols[0]})).")
 
 
-STEP_LEGEND = legend(("background:#ff7f0e", "current input cell"), ("background:#e6f2e6", "kernel"),
-                     ("background:#ffe1c4;box-shadow:inset 0 0 0 3px #ff7f0e", "current contribution"),
-                     ("background:repeating-linear-gradient(45deg,#f4f5f7,#f4f5f7 4px,#e3e6ea 4px,#e3e6ea 8px)",
-                      "cropped by padding"))
+STEP_LEGEND = legend(("cur", "current input cell"), ("kern", "kernel"), ("contrib", "current contribution"),
+                     ("crop", "cropped by padding"))
 
 
 def _toggle_play(n: int) -> None:
@@ -390,7 +299,7 @@ def _shade(counts: np.ndarray, top: int | None = None) -> np.ndarray:
 
 def overlap_grid(counts: np.ndarray, caption: str, sub: str = "", room: int = 360, top: int | None = None,
                  testid: str | None = None) -> str:
-    return grid(counts, caption, shade=_shade(counts, top), sub=sub, size=_cell_size(counts.shape, room, 14),
+    return grid(counts, caption, shade=_shade(counts, top), sub=sub, size=cell_size(counts.shape, room, 14),
                 testid=testid)
 
 
@@ -424,13 +333,13 @@ def equivalent_view(e: tconv.Explanation) -> None:
         + (f" (plus output padding **{e.output_padding}** at the bottom and right)" if e.output_padding else "")
         + ", then slide the kernel **flipped by 180°** over it."
         + (" A negative border crops that many rows and columns instead." if min(bh, bw) < 0 else ""))
-    show(row(grid(eq.grid, "Zero-inserted, padded input", classes, size=_cell_size(eq.grid.shape, 360)),
+    show(row(grid(eq.grid, "Zero-inserted, padded input", classes, size=cell_size(eq.grid.shape, 360)),
              op("⊛"), grid(eq.flipped, "Flipped kernel",
                            {(r, c): "kern" for r in range(eq.flipped.shape[0]) for c in range(eq.flipped.shape[1])},
                            sub=f"dilation {e.dilation}" if e.dilation > 1 else ""),
-             op("="), grid(eq.output, "Output", size=_cell_size(eq.output.shape, 260), testid="tconv-equivalent"))
-         + legend(("background:#fff", "input value"), ("background:#dbe8fb", "inserted zero"),
-                  ("background:#eef0f3", "border padding"), ("background:#e6f2e6", "flipped kernel")))
+             op("="), grid(eq.output, "Output", size=cell_size(eq.output.shape, 260), testid="tconv-equivalent"))
+         + legend(("plain", "input value"), ("ins", "inserted zero"), ("pad", "border padding"),
+                  ("kern", "flipped kernel")))
     same = np.allclose(eq.output, e.output)
     st.caption("Same numbers as the step-by-step result." if same else "Differs from the step-by-step result!")
 
