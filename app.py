@@ -4,7 +4,7 @@ import logging
 
 import streamlit as st
 
-from ui import sidebar, state
+from ui import hall, sidebar, state
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -22,7 +22,10 @@ PAGES = [
 
 # url paths are the file names: on a fresh server Streamlit's legacy pages/ mode resolves a deep
 # link by file name before app.py has run once (see ui.require_app).
+hall.settle_role()  # first: a ?presenter= link leaves the address bar in this very run
 page = st.navigation(PAGES)
 sidebar.render()
+with st.sidebar:
+    hall.sidebar_controls()
 page.run()
 state.show_notices()

@@ -14,7 +14,7 @@ from apcore.cache import TrainedModel
 from apcore.config import ModelConfig
 from apcore.jobs import CANCELLED, FAILED, Job, JobLimitError
 
-from . import figures
+from . import figures, hall
 from .resources import registry, store
 
 LIVE_POINTS = 300
@@ -22,24 +22,44 @@ LIVE_EVERY_S = 0.5
 
 
 def _submit(config: ModelConfig, retrain: bool) -> None:
+    """The one place the app submits training: the lecturer's sessions only (a button, a link
+    to an untrained view, a crafted request: all come through here)."""
+    if not hall.is_presenter():
+        st.session_state["_ui_job_message"] = hall.TRAIN_REFUSED
+        return
     try:
         registry().submit(config, retrain=retrain)
     except JobLimitError as exc:
-        st.session_state["_ui_job_limit"] = str(exc)
+        st.session_state["_ui_job_message"] = str(exc)
+
+
+def nearest_trained(config: ModelConfig) -> ModelConfig | None:
+    """The trained model closest to ``config`` that differs only in its latent size, else None."""
+    candidates = []
+    for other in store().configs_on_disk():
+        if other.replace(latent_dim=config.latent_dim, seed=0).view_key == config.view_key:
+            candidates.append((abs(other.latent_dim - config.latent_dim), other.latent_dim, other))
+    return min(candidates, key=lambda c: c[:2])[2] if candidates else None
 
 
 def trained_model(config: ModelConfig, label: str | None = None) -> TrainedModel | None:
     """The newest trained model of ``config``'s view, drawing its training panel.
 
-    A view with no model yet starts training by itself (once: after a cancel or a failure the
-    panel offers a button instead). Returns None while there is nothing to show.
+    For the lecturer a view with no model yet starts training by itself (once: after a cancel or
+    a failure the panel offers a button instead); for the audience it says so and names the
+    nearest trained one. Returns None while there is nothing to show.
     """
     job = registry().get(config)
     trained = store().latest(config)
-    if trained is None and job is None:
+    if trained is None and job is None and hall.is_presenter():
         _submit(config, retrain=False)
         job = registry().get(config)
     _panel(config, job, trained, label or config.describe())
+    if trained is None and (job is None or not job.active) and not hall.is_presenter():
+        near = nearest_trained(config)
+        st.info(f"**{config.latent_label.capitalize()}** is not trained yet: only the lecturer trains models."
+                + (f" The nearest trained one is **{near.latent_label}**." if near else ""),
+                icon=":material/school:")
     return trained
 
 
@@ -54,11 +74,13 @@ def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, l
                 st.markdown(f"**{label}** · not trained yet")
         with right:
             busy = job is not None and job.active
-            st.button("Retrain", key=f"retrain-{key}", disabled=busy, on_click=_submit, args=(config, True),
-                      help="Train this configuration afresh (new seed); the new model replaces the cached one.",
-                      width="stretch")
-        if limit := st.session_state.pop("_ui_job_limit", None):
-            st.warning(limit)
+            presenting = hall.is_presenter()
+            st.button("Retrain", key=f"retrain-{key}", disabled=busy or not presenting, on_click=_submit,
+                      args=(config, True), width="stretch",
+                      help="Train this configuration afresh (new seed); the new model replaces the cached one."
+                      if presenting else hall.TRAIN_REFUSED)
+        if message := st.session_state.pop("_ui_job_message", None):
+            st.warning(message)
         if job is not None and job.active:
             _live(config)
         elif job is not None and job.state == FAILED:
@@ -105,4 +127,12 @@ def _live(config: ModelConfig) -> None:
         n = len(job.points)
         if n > 1:
             st.plotly_chart(_live_figure(job.id, n, job.points), key=f"live-{key}", config={"displayModeBar": False})
-    st.button("Cancel", key=f"cancel-{key}", on_click=job.cancel)
+    if hall.is_presenter():
+        st.button("Cancel", key=f"cancel-{key}", on_click=_cancel, args=(job,))
+    else:
+        st.caption("The lecturer is training this model; it appears here when it is ready.")
+
+
+def _cancel(job: Job) -> None:
+    if hall.is_presenter():  # checked again when the click arrives, not only when drawn
+        job.cancel()

@@ -1,0 +1,129 @@
+"""Lecture-hall roles: who presents, and that the audience never starts a training."""
+
+import time
+
+import pytest
+
+from tests.app.conftest import page_test
+from ui import hall
+
+KEY = "correct horse battery staple"
+
+
+def test_token_proves_the_key_and_expires():
+    now = 1_800_000_000
+    token = hall.make_token(KEY, now=now, days=1)
+    assert KEY not in token
+    assert hall.token_valid(token, KEY, now=now + 3600)
+    assert not hall.token_valid(token, KEY, now=now + 2 * 86400)          # expired
+    assert not hall.token_valid(token, "another key", now=now)             # key changed
+    expiry, sig = token.split(".")
+    assert not hall.token_valid(f"{int(expiry) + 86400}.{sig}", KEY, now=now)  # expiry stretched
+    assert not hall.token_valid("garbage", KEY, now=now) and not hall.token_valid("", KEY, now=now)
+
+
+def test_key_compare():
+    assert hall.key_matches(KEY, KEY) and not hall.key_matches(KEY[:-1], KEY) and not hall.key_matches("", KEY)
+
+
+def test_hall_counts_recent_sessions_and_versions_views():
+    h = hall.Hall()
+    h.seen("a", hall.PRESENTER, False)
+    h.seen("b", hall.AUDIENCE, True)
+    h.seen("c", hall.AUDIENCE, False)  # exploring on their own
+    assert h.counts() == (1, 1) and h.presenter_connected()
+    v1 = h.publish("vae", {"vae_latent": 2})
+    assert h.publish("vae", {"vae_latent": 2}).version == v1.version == 1  # nothing changed
+    assert h.publish("vae", {"vae_latent": 3}).version == 2
+    h._seen["a"] = (time.time() - 60, hall.PRESENTER, False)
+    assert not h.presenter_connected()
+
+
+def _role_script():
+    import streamlit as st
+
+    from ui import hall
+
+    hall.settle_role()
+    st.write(f"role: {hall.role()}")
+
+
+def _role(at) -> str:
+    at.run()
+    assert not at.exception, at.exception
+    return next(m.value for m in at.markdown if m.value.startswith("role: ")).split(": ")[1]
+
+
+@pytest.fixture
+def keyed(monkeypatch):
+    monkeypatch.setenv("APCORE_PRESENTER_KEY", KEY)
+
+
+def test_no_key_every_session_presents(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("APCORE_PRESENTER_KEY", raising=False)
+    assert _role(AppTest.from_function(_role_script)) == hall.PRESENTER
+
+
+def test_presenter_link_grants_the_role_and_leaves_the_address_bar(keyed):
+    from streamlit.testing.v1 import AppTest
+
+    assert _role(AppTest.from_function(_role_script)) == hall.AUDIENCE
+    at = AppTest.from_function(_role_script)
+    at.query_params["presenter"] = KEY
+    assert _role(at) == hall.PRESENTER
+    assert "presenter" not in at.query_params
+    assert KEY not in at.session_state["_hall_token"] and hall.token_valid(at.session_state["_hall_token"], KEY)
+    assert _role(at) == hall.PRESENTER  # the next run keeps it without the link
+
+
+def test_wrong_presenter_link_is_audience(keyed):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_role_script)
+    at.query_params["presenter"] = "guess"
+    assert _role(at) == hall.AUDIENCE and "presenter" not in at.query_params
+
+
+def test_audience_cannot_train(keyed):
+    from ui.resources import registry
+
+    at = page_test("autoencoder")
+    at.query_params["latent"] = "17"  # a size nobody trained
+    at.run()
+    assert not at.exception, at.exception
+    assert registry().active() == [] and registry().get(hall_config(17)) is None
+    retrain = next(b for b in at.button if b.label == "Retrain")
+    assert retrain.disabled and retrain.help == hall.TRAIN_REFUSED
+    assert any("not trained yet: only the lecturer trains models" in i.value for i in at.info)
+
+
+def _crafted_submit_script():
+    import streamlit as st
+
+    from apcore.defaults import default_config
+    from ui import hall, training
+
+    hall.settle_role()
+    training._submit(default_config("ae-mlp", latent_dim=19), retrain=True)
+    st.write(st.session_state.get("_ui_job_message", "submitted"))
+
+
+def test_audience_submission_refused_where_jobs_are_submitted(keyed):
+    # A click that reaches the server whatever the widget showed (a crafted request, a stale page).
+    from streamlit.testing.v1 import AppTest
+
+    from ui.resources import registry
+
+    at = AppTest.from_function(_crafted_submit_script)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.markdown[0].value == hall.TRAIN_REFUSED
+    assert registry().get(hall_config(19)) is None
+
+
+def hall_config(latent: int):
+    from apcore.defaults import default_config
+
+    return default_config("ae-mlp", latent_dim=latent)

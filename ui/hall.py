@@ -1,0 +1,214 @@
+"""Lecture-hall mode: the lecturer presents, the room follows and cannot take over.
+
+Roles. With no presenter key configured (a lecturer alone on a laptop) every session presents,
+exactly as without this module. With ``APCORE_PRESENTER_KEY`` in the environment, or
+``presenter_key`` in ``.streamlit/secrets.toml``, a session presents once it has shown the key: in
+the sidebar's password field, or in a link ``?presenter=KEY`` (removed from the address bar in the
+same run, never logged). The browser then keeps a signed, expiring token in a cookie, so a reload
+keeps the role and the key never reappears in a URL. Every other session is audience: it sees
+every trained model and explores freely, but starts no training and no other costly computation.
+
+Two presenter devices (a laptop on the projector and a tablet in hand) are both presenters; the
+room follows whichever moved last.
+
+Follow. A presenting session publishes its page and view state (the values of the page's widgets)
+to one :class:`Hall` shared by every session; an audience session that follows applies them at the
+start of its next run. Followers poll a version number, a cheap check, once a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+ROLE = "_hall_role"                # "presenter" | "audience"
+SESSION = "_hall_session"          # a random id for this browser tab
+TOKEN_COOKIE = "apcore_presenter"
+TOKEN_DAYS = 1                     # a token outlives a lecture, not a term
+PRESENTER, AUDIENCE = "presenter", "audience"
+TRAIN_REFUSED = "Only the lecturer trains models."
+COMPUTE_REFUSED = "The lecturer has not computed this view yet; it appears here once they do."
+
+
+def presenter_key() -> str | None:
+    """The configured key, or None: then every session presents."""
+    key = os.environ.get("APCORE_PRESENTER_KEY")
+    if key:
+        return key
+    try:
+        key = st.secrets.get("presenter_key")
+    except Exception:  # no secrets file, or an unreadable one: no key
+        return None
+    return str(key) if key else None
+
+
+def key_matches(given: str, key: str) -> bool:
+    return hmac.compare_digest(given.encode(), key.encode())
+
+
+def make_token(key: str, now: float | None = None, days: float = TOKEN_DAYS) -> str:
+    """``<expiry>.<HMAC-SHA256 of it under the key>``: proves the key was shown, without it."""
+    expiry = int((now or time.time()) + days * 86400)
+    return f"{expiry}.{_sign(key, expiry)}"
+
+
+def token_valid(token: str, key: str, now: float | None = None) -> bool:
+    expiry, _, sig = token.partition(".")
+    if not expiry.isdigit() or int(expiry) < (now or time.time()):
+        return False
+    return hmac.compare_digest(sig.encode(), _sign(key, int(expiry)).encode())
+
+
+def _sign(key: str, expiry: int) -> str:
+    return hmac.new(key.encode(), f"apcore-presenter:{expiry}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class View:
+    """What the presenter shows: a page (its url path) and the page's widget values."""
+
+    page: str
+    state: dict
+    version: int = 0
+    at: float = field(default_factory=time.time)
+
+
+class Hall:
+    """Shared by every session of one server (``st.cache_resource``); thread-safe.
+
+    Holds the presenter's published view and who has been seen lately (for the badge)."""
+
+    SEEN_S = 5.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.view: View | None = None
+        self._seen: dict[str, tuple[float, str, bool]] = {}  # session -> (when, role, following)
+
+    def publish(self, page: str, state: dict) -> View:
+        """Record the presenter's view; the version moves only when something changed."""
+        with self._lock:
+            if self.view is None or (self.view.page, self.view.state) != (page, state):
+                version = self.view.version + 1 if self.view else 1
+                self.view = View(page, dict(state), version)
+            return self.view
+
+    def seen(self, session: str, role: str, following: bool) -> None:
+        now = time.time()
+        with self._lock:
+            self._seen[session] = (now, role, following)
+            for s in [s for s, (t, _, _) in self._seen.items() if now - t > 10 * self.SEEN_S]:
+                del self._seen[s]
+
+    def counts(self) -> tuple[int, int]:
+        """(presenters, followers) seen within the last ``SEEN_S`` seconds."""
+        now = time.time()
+        with self._lock:
+            recent = [(role, f) for t, role, f in self._seen.values() if now - t <= self.SEEN_S]
+        return sum(r == PRESENTER for r, _ in recent), sum(r == AUDIENCE and f for r, f in recent)
+
+    def presenter_connected(self) -> bool:
+        return self.counts()[0] > 0
+
+
+@st.cache_resource(show_spinner=False)
+def hall() -> Hall:
+    return Hall()
+
+
+def session_id() -> str:
+    return st.session_state.setdefault(SESSION, uuid.uuid4().hex)
+
+
+def role() -> str:
+    """This session's role, settled once per run by :func:`settle_role`."""
+    return st.session_state.get(ROLE, PRESENTER if presenter_key() is None else AUDIENCE)
+
+
+def is_presenter() -> bool:
+    return role() == PRESENTER
+
+
+def settle_role() -> None:
+    """Decide this session's role at the start of a run (``app.py``): no key -> presenter; a
+    ``?presenter=`` link (removed from the address bar at once), a valid token cookie or an
+    earlier sign-in -> presenter; otherwise audience."""
+    key = presenter_key()
+    given = st.query_params.get("presenter")
+    if given is not None:
+        del st.query_params["presenter"]
+    if key is None:
+        st.session_state[ROLE] = PRESENTER
+        return
+    if st.session_state.get(ROLE) == PRESENTER and token_valid(st.session_state.get("_hall_token", ""), key):
+        return
+    if given is not None and key_matches(given, key):
+        _become_presenter(key)
+        return
+    cookie = st.context.cookies.get(TOKEN_COOKIE) if st.context.cookies else None
+    if cookie and token_valid(cookie, key):
+        st.session_state[ROLE] = PRESENTER
+        st.session_state["_hall_token"] = cookie
+        return
+    if given is not None:
+        st.session_state["_hall_notice"] = "That presenter link is not valid (wrong or changed key)."
+    st.session_state[ROLE] = AUDIENCE
+
+
+def _become_presenter(key: str) -> None:
+    st.session_state[ROLE] = PRESENTER
+    st.session_state["_hall_token"] = make_token(key)
+    st.session_state["_hall_set_cookie"] = True
+
+
+def _sign_in() -> None:
+    key = presenter_key()
+    given = st.session_state.pop("hall_key_input", "")
+    if key is not None and given and key_matches(given, key):
+        _become_presenter(key)
+    elif given:
+        st.session_state["_hall_notice"] = "Wrong presenter key."
+
+
+def _sign_out() -> None:
+    st.session_state[ROLE] = AUDIENCE
+    st.session_state.pop("_hall_token", None)
+    st.session_state["_hall_clear_cookie"] = True
+
+
+def _write_cookie(value: str, max_age: int) -> None:
+    """Set or clear the token cookie from the browser (a same-origin component iframe)."""
+    import json
+
+    import streamlit.components.v1 as components
+
+    components.html(
+        f"<script>parent.document.cookie = {json.dumps(f'{TOKEN_COOKIE}={value}')} + "
+        f"'; path=/; max-age={max_age}; SameSite=Strict';</script>", height=0)
+
+
+def sidebar_controls() -> None:
+    """The role badge, sign-in / sign-out, and the token cookie; in the sidebar."""
+    key = presenter_key()
+    if key is None:
+        return  # a lecturer alone: nothing to show
+    if st.session_state.pop("_hall_set_cookie", False):
+        _write_cookie(st.session_state["_hall_token"], TOKEN_DAYS * 86400)
+    if st.session_state.pop("_hall_clear_cookie", False):
+        _write_cookie("", 0)
+    presenters, followers = hall().counts()
+    if notice := st.session_state.pop("_hall_notice", None):
+        st.warning(notice)
+    if is_presenter():
+        st.success(f"**Presenting** · {followers} following", icon=":material/co_present:")
+        st.button("Stop presenting on this device", on_click=_sign_out, key="hall_sign_out")
+    else:
+        with st.expander("Lecturer sign-in"):
+            st.text_input("Presenter key", type="password", key="hall_key_input", on_change=_sign_in)
