@@ -271,17 +271,19 @@ class ModelStore:
         self._summaries = (stamp, out)
         return out
 
-    def seeds_on_disk(self, config: ModelConfig) -> list[ModelConfig]:
-        """Configs on disk equal to ``config`` but for the seed, newest first."""
-        view = config.view_key
+    def configs_on_disk(self) -> list[ModelConfig]:
+        """The config of every checkpoint on disk, newest first (unreadable summaries skipped)."""
         found = []
         for s in self.summaries():
-            if s.get("view_key") == view:
-                try:
-                    found.append(ModelConfig.from_dict(s["config"]))
-                except (ConfigError, TypeError, KeyError):
-                    continue
+            try:
+                found.append(ModelConfig.from_dict(s["config"]))
+            except (ConfigError, TypeError, KeyError):
+                continue
         return found
+
+    def seeds_on_disk(self, config: ModelConfig) -> list[ModelConfig]:
+        """Configs on disk equal to ``config`` but for the seed, newest first."""
+        return [c for c in self.configs_on_disk() if c.view_key == config.view_key]
 
     def latest(self, config: ModelConfig) -> TrainedModel | None:
         """The newest trained model of ``config``'s view (any seed), else None.
