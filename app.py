@@ -26,6 +26,6 @@ hall.settle_role()  # first: a ?presenter= link leaves the address bar in this v
 page = st.navigation(PAGES)
 sidebar.render()
 with st.sidebar:
-    hall.sidebar_controls()
+    hall.sidebar_controls(page.url_path)
 page.run()
 state.show_notices()

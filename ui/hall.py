@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import logging
 import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
+
+log = logging.getLogger(__name__)
 
 ROLE = "_hall_role"                # "presenter" | "audience"
 SESSION = "_hall_session"          # a random id for this browser tab
@@ -194,11 +199,15 @@ def _write_cookie(value: str, max_age: int) -> None:
         f"'; path=/; max-age={max_age}; SameSite=Strict';</script>", height=0)
 
 
-def sidebar_controls() -> None:
-    """The role badge, sign-in / sign-out, and the token cookie; in the sidebar."""
+def sidebar_controls(page: str) -> None:
+    """The role badge, sign-in / sign-out, the token cookie and *Share this view*; in the sidebar.
+    ``page`` is the current page's url path."""
+    announce_room(st.get_option("server.port"))
+    if st.button("Share this view", icon=":material/qr_code_2:", key="hall_share", width="stretch"):
+        share_dialog(page)
     key = presenter_key()
     if key is None:
-        return  # a lecturer alone: nothing to show
+        return  # a lecturer alone: no roles to show
     if st.session_state.pop("_hall_set_cookie", False):
         _write_cookie(st.session_state["_hall_token"], TOKEN_DAYS * 86400)
     if st.session_state.pop("_hall_clear_cookie", False):
@@ -212,3 +221,62 @@ def sidebar_controls() -> None:
     else:
         with st.expander("Lecturer sign-in"):
             st.text_input("Presenter key", type="password", key="hall_key_input", on_change=_sign_in)
+
+
+# -- sharing the view ----------------------------------------------------------------------------
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0")
+NEVER_SHARED = ("presenter",)  # query parameters a shared link never carries
+
+
+def room_base(browser_url: str | None) -> str:
+    """The address the room can open: ``APCORE_PUBLIC_URL``, else the browser's address with
+    ``localhost`` replaced by this machine's network address (the projector laptop's case)."""
+    public = os.environ.get("APCORE_PUBLIC_URL")
+    if public:
+        return public.rstrip("/")
+    parts = urlsplit(browser_url or "http://localhost:8501")
+    host = parts.hostname or "localhost"
+    if host in LOCAL_HOSTS:
+        from streamlit import net_util
+
+        lan = net_util.get_internal_ip()
+        if lan:
+            host = lan
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme or "http", netloc, "", "", "")).rstrip("/")
+
+
+def view_link(base: str, page: str, params: dict[str, str]) -> str:
+    """``base/page?params`` without anything secret."""
+    query = urlencode({k: v for k, v in params.items() if k not in NEVER_SHARED})
+    return f"{base}/{page}" + (f"?{query}" if query else "")
+
+
+def qr_png(text: str) -> bytes:
+    """A QR code of ``text`` as PNG bytes, large enough to scan from the back of a room."""
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=12, border=2, dark="#1a1a1a")
+    return buf.getvalue()
+
+
+@st.dialog("Share this view", width="medium")
+def share_dialog(page: str) -> None:
+    link = view_link(room_base(st.context.url), page, st.query_params.to_dict())
+    st.markdown("Scan to open this page, as it is now, on your own device:")
+    st.image(qr_png(link), width=360)
+    st.code(link, language=None)
+    if urlsplit(link).hostname in LOCAL_HOSTS:
+        st.warning("This server only knows itself as localhost: set `APCORE_PUBLIC_URL` to the address "
+                   "the room can reach.")
+
+
+@st.cache_resource(show_spinner=False)
+def announce_room(port: int | None) -> str:
+    """Log the room's address once per server (the lecturer's terminal), with the presenter hint."""
+    base = room_base(f"http://localhost:{port or 8501}")
+    hint = " Presenter: open it once with ?presenter=<your key>." if presenter_key() else ""
+    log.warning("Room address: %s%s", base, hint)
+    return base

@@ -127,3 +127,38 @@ def hall_config(latent: int):
     from apcore.defaults import default_config
 
     return default_config("ae-mlp", latent_dim=latent)
+
+
+def test_share_link_uses_the_room_address_and_never_the_key(monkeypatch):
+    monkeypatch.setenv("APCORE_PUBLIC_URL", "http://lecture.example.org:8501/")
+    base = hall.room_base("http://localhost:8501")
+    assert base == "http://lecture.example.org:8501"
+    link = hall.view_link(base, "vae", {"latent": "2", "beta": "4", "presenter": KEY})
+    assert link == "http://lecture.example.org:8501/vae?latent=2&beta=4"
+    monkeypatch.delenv("APCORE_PUBLIC_URL")
+    assert hall.room_base("http://192.168.1.20:8502/vae") == "http://192.168.1.20:8502"
+    local = hall.room_base("http://localhost:8502/vae")
+    assert local.startswith("http://") and local.endswith(":8502")  # the LAN address where there is one
+    png = hall.qr_png(link)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 300
+
+
+def _share_script():
+    import streamlit as st
+
+    from ui import hall
+
+    st.query_params["latent"] = "5"
+    hall.sidebar_controls("autoencoder")
+
+
+def test_share_dialog_shows_the_view_link(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("APCORE_PUBLIC_URL", "http://room:8501")
+    at = AppTest.from_function(_share_script)
+    at.run()
+    at.button(key="hall_share").click().run()
+    assert not at.exception, at.exception
+    assert [c.value for c in at.code] == ["http://room:8501/autoencoder?latent=5"]
+    assert len(at.get("image")) == 1  # the QR code
