@@ -24,8 +24,12 @@ PAGES = [
 # link by file name before app.py has run once (see ui.require_app).
 hall.settle_role()  # first: a ?presenter= link leaves the address bar in this very run
 page = st.navigation(PAGES)
+hall.follow({p.url_path: p for p in PAGES}, page.url_path)  # a follower takes the lecturer's view first
 sidebar.render()
 with st.sidebar:
     hall.sidebar_controls(page.url_path)
-page.run()
+try:
+    page.run()
+finally:  # pages may st.stop(); the view they reached is still the lecturer's view
+    hall.publish(page.url_path)
 state.show_notices()

@@ -173,6 +173,99 @@ def _become_presenter(key: str) -> None:
     st.session_state["_hall_set_cookie"] = True
 
 
+# -- follow the lecturer ---------------------------------------------------------------------------
+
+FOLLOWING = "_hall_following"
+VERSION = "_hall_version"
+FOLLOW_EVERY_S = 1.0
+# Widgets whose value cannot be set through st.session_state (buttons, uploads, chat input).
+NOT_SETTABLE = {"trigger_value", "string_trigger_value", "json_trigger_value", "chat_input_value",
+                "file_uploader_state_value"}
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def following() -> bool:
+    """An audience session follows the lecturer unless it chose to explore on its own."""
+    return not is_presenter() and st.session_state.get(FOLLOWING, True)
+
+
+def _widget_value_type(key: str) -> str | None:
+    """The widget kind behind a session-state key ("" for a plain value). Streamlit has no public
+    way to tell a button's key from a slider's; this reads its widget registry."""
+    from streamlit.runtime.state import get_session_state
+
+    try:
+        state = get_session_state()._state
+        wid = state._key_id_mapper.get_id_from_key(key, None)
+        if wid is None:
+            return ""
+        meta = state._new_widget_state.widget_metadata.get(wid)
+        return meta.value_type if meta else ""
+    except AttributeError:  # internals moved: publish nothing rather than break the page
+        return None
+
+
+def _plain(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, _PLAIN) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def view_state() -> dict:
+    """This session's view: every page-level value a follower can take over (widget values and
+    plain page state; no private ``_`` keys, no buttons or uploads, no hall controls)."""
+    out = {}
+    for key in list(st.session_state.keys()):
+        if not isinstance(key, str) or key.startswith(("_", "hall_")):
+            continue
+        kind = _widget_value_type(key)
+        if kind is None or kind in NOT_SETTABLE:
+            continue
+        value = st.session_state[key]
+        if _plain(value):
+            out[key] = list(value) if isinstance(value, list) else value
+    return out
+
+
+def publish(page: str) -> None:
+    """A presenter's run ends: publish its page and view (cheap when nothing changed)."""
+    if is_presenter() and presenter_key() is not None:
+        hall().publish(page, view_state())
+
+
+def follow(pages: dict, current: str) -> None:
+    """Start of a follower's run, before any widget: go to the lecturer's page and take over the
+    lecturer's view. ``pages`` maps url paths to ``st.Page`` objects."""
+    h = hall()
+    view = h.view
+    if not following() or view is None or not h.presenter_connected():
+        return
+    st.session_state[VERSION] = view.version
+    if view.page != current and view.page in pages:
+        st.switch_page(pages[view.page])
+    for key, value in view.state.items():
+        try:
+            if st.session_state.get(key, ...) != value:
+                st.session_state[key] = list(value) if isinstance(value, list) else value
+        except Exception as exc:  # a value this session's widget cannot take: keep its own
+            log.debug("not following %s: %s", key, exc)
+
+
+@st.fragment(run_every=FOLLOW_EVERY_S)
+def _heartbeat() -> None:
+    """Once a second: count this session for the badge; a follower reruns when the lecturer moved."""
+    h = hall()
+    h.seen(session_id(), role(), following())
+    view = h.view
+    if following() and view is not None and view.version != st.session_state.get(VERSION) \
+            and h.presenter_connected():
+        st.rerun(scope="app")
+
+
+def _set_following(on: bool) -> None:
+    st.session_state[FOLLOWING] = on
+
+
 def _sign_in() -> None:
     key = presenter_key()
     given = st.session_state.pop("hall_key_input", "")
@@ -212,15 +305,22 @@ def sidebar_controls(page: str) -> None:
         _write_cookie(st.session_state["_hall_token"], TOKEN_DAYS * 86400)
     if st.session_state.pop("_hall_clear_cookie", False):
         _write_cookie("", 0)
+    _heartbeat()
     presenters, followers = hall().counts()
     if notice := st.session_state.pop("_hall_notice", None):
         st.warning(notice)
     if is_presenter():
         st.success(f"**Presenting** · {followers} following", icon=":material/co_present:")
         st.button("Stop presenting on this device", on_click=_sign_out, key="hall_sign_out")
-    else:
-        with st.expander("Lecturer sign-in"):
-            st.text_input("Presenter key", type="password", key="hall_key_input", on_change=_sign_in)
+        return
+    if following() and presenters:
+        st.info("**Following the lecturer**: this page shows what they show.", icon=":material/visibility:")
+        st.button("Explore on my own", on_click=_set_following, args=(False,), key="hall_explore", width="stretch")
+    elif presenters:
+        st.button("Back to the lecturer", on_click=_set_following, args=(True,), key="hall_follow",
+                  type="primary", width="stretch")
+    with st.expander("Lecturer sign-in"):
+        st.text_input("Presenter key", type="password", key="hall_key_input", on_change=_sign_in)
 
 
 # -- sharing the view ----------------------------------------------------------------------------
