@@ -21,7 +21,7 @@ from plotly.colors import qualitative
 from apcore import cluster
 from apcore.cache import TrainedModel
 
-from . import figures
+from . import figures, hall
 from .resources import dataset, store
 
 # 10 clusters in the lecture's colours; more clusters borrow from a 24-colour palette.
@@ -44,6 +44,17 @@ def features(name: str, pipeline: cluster.Pipeline, trained: TrainedModel | None
     return _features(name, pipeline.features_key, _key(trained), pipeline, trained)
 
 
+def _umap_to_fit(a: dict) -> bool:
+    """A UMAP step whose embedding is not on disk yet: tens of seconds of the server's CPU."""
+    if a["_pipeline"].manifold != "umap":
+        return False
+    if a["model_key"] is None:
+        return True
+    images = test_set(a["name"])[0]
+    return not cluster.embedding_path(store().root, a["model_key"], len(images), a["_pipeline"].seed).exists()
+
+
+@hall.costly(when=_umap_to_fit)
 @st.cache_resource(show_spinner=False, max_entries=12)
 def _features(name: str, features_key: tuple, model_key: str | None, _pipeline: cluster.Pipeline,
               _trained: TrainedModel | None) -> np.ndarray:
@@ -71,6 +82,7 @@ def projection(name: str, pipeline: cluster.Pipeline, method: str, trained: Trai
     return _projection(name, pipeline.features_key, method, _key(trained), pipeline, trained)
 
 
+@hall.costly(when=lambda a: a["method"] == "tsne")
 @st.cache_data(show_spinner=False, max_entries=32)
 def _projection(name: str, features_key: tuple, method: str, model_key: str | None, _pipeline: cluster.Pipeline,
                 _trained: TrainedModel | None):

@@ -10,7 +10,7 @@ from apcore import denoise
 from apcore.cache import TrainedModel
 from apcore.config import ARCHITECTURES
 
-from . import figures
+from . import figures, hall
 from .resources import dataset
 
 N_EVAL = 1000                        # test images behind the page's PSNR / SSIM figures
@@ -29,6 +29,7 @@ def quality(trained: TrainedModel, dataset_name: str, noise: str, level: float) 
     return _quality(trained.config.key, dataset_name, noise, float(level), trained)
 
 
+@hall.costly()
 @st.cache_resource(max_entries=16, show_spinner="Measuring PSNR at every noise level…")
 def _curve(key: str, dataset_name: str, noise: str, _trained: TrainedModel) -> dict[str, list[float]]:
     images = dataset(dataset_name).test_images[:N_EVAL]

@@ -13,6 +13,7 @@ import streamlit as st
 from apcore import cluster, explore
 from apcore.cache import TrainedModel
 
+from . import hall
 from .resources import dataset
 
 SHOWN = 3000  # points in a scatter: enough to see the shape, few enough for SVG and selection
@@ -35,6 +36,7 @@ def _test_codes(key: str, _trained: TrainedModel) -> np.ndarray:
     return codes
 
 
+@hall.costly(when=lambda a: a["method"] == "tsne")
 @st.cache_resource(max_entries=32, show_spinner="Projecting the codes to 2-D…")
 def _projection(key: str, method: str, _trained: TrainedModel) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     points, idx, used = cluster.project_2d(test_codes(_trained)[:SHOWN], method)

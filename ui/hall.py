@@ -18,8 +18,10 @@ start of its next run. Followers poll a version number, a cheap check, once a se
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import inspect
 import io
 import logging
 import os
@@ -95,6 +97,7 @@ class Hall:
     def __init__(self):
         self._lock = threading.Lock()
         self.view: View | None = None
+        self.computed: set[tuple] = set()  # costly results a presenter's session has produced
         self._seen: dict[str, tuple[float, str, bool]] = {}  # session -> (when, role, following)
 
     def publish(self, page: str, state: dict) -> View:
@@ -171,6 +174,38 @@ def _become_presenter(key: str) -> None:
     st.session_state[ROLE] = PRESENTER
     st.session_state["_hall_token"] = make_token(key)
     st.session_state["_hall_set_cookie"] = True
+
+
+# -- costly computations -------------------------------------------------------------------------
+
+def costly(when=None):
+    """Decorate a cached computation that takes seconds (t-SNE, UMAP, a PSNR sweep): a presenter
+    computes it; the audience gets it only once a presenter has (then it is a cache hit), else a
+    notice in its place and the run stops there. ``when(arguments)`` limits the rule to the costly calls (e.g. t-SNE, not
+    PCA). Arguments starting with ``_`` are left out of the key, as ``st.cache_resource`` does."""
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            arguments = signature.bind(*args, **kwargs).arguments
+            if when is not None and not when(arguments):
+                return fn(*args, **kwargs)
+            key = (fn.__qualname__, tuple((k, v) for k, v in arguments.items() if not k.startswith("_")))
+            h = hall()
+            if is_presenter():
+                result = fn(*args, **kwargs)
+                h.computed.add(key)
+                return result
+            if key in h.computed:
+                return fn(*args, **kwargs)
+            st.info(COMPUTE_REFUSED, icon=":material/hourglass_empty:")
+            st.stop()
+
+        return wrapper
+
+    return decorate
 
 
 # -- follow the lecturer ---------------------------------------------------------------------------

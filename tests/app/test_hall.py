@@ -162,3 +162,49 @@ def test_share_dialog_shows_the_view_link(monkeypatch):
     assert not at.exception, at.exception
     assert [c.value for c in at.code] == ["http://room:8501/autoencoder?latent=5"]
     assert len(at.get("image")) == 1  # the QR code
+
+
+def _costly_script():
+    import streamlit as st
+
+    from ui import hall
+
+    calls = st.session_state.setdefault("calls", [])
+
+    @hall.costly(when=lambda a: a["method"] == "slow")
+    def compute(name: str, method: str, _model=None):
+        calls.append((name, method))
+        return f"{name}/{method}"
+
+    st.session_state["_hall_role"] = st.session_state.get("as_role", hall.PRESENTER)
+    for method in ("fast", "slow"):
+        st.write(compute("x", method, _model=object()))
+
+
+def test_costly_results_reach_the_audience_only_once_computed(keyed):
+    from streamlit.testing.v1 import AppTest
+
+    audience = AppTest.from_function(_costly_script)
+    audience.session_state["as_role"] = hall.AUDIENCE
+    audience.run()
+    assert [m.value for m in audience.markdown] == ["x/fast"]
+    assert [i.value for i in audience.info] == [hall.COMPUTE_REFUSED]  # in its place, and the run stops
+    presenter = AppTest.from_function(_costly_script)
+    presenter.run()  # the lecturer computes the slow one; the hall remembers it
+    assert [m.value for m in presenter.markdown] == ["x/fast", "x/slow"]
+    audience.run()
+    assert [m.value for m in audience.markdown] == ["x/fast", "x/slow"]
+
+
+def test_audience_tsne_needs_the_lecturer(keyed, monkeypatch):
+    from tests.app.conftest import run_until_trained
+
+    monkeypatch.delenv("APCORE_PRESENTER_KEY")
+    at = page_test("autoencoder")
+    at.query_params["latent"] = "5"
+    at.query_params["ae_tab"] = "Latent space"
+    run_until_trained(at)  # the lecturer alone trains it
+    monkeypatch.setenv("APCORE_PRESENTER_KEY", KEY)
+    at.radio(key="ae_projection").set_value("tsne").run()
+    assert not at.exception, at.exception
+    assert any(hall.COMPUTE_REFUSED in i.value for i in at.info)
