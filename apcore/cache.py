@@ -1,11 +1,12 @@
 """Trained models: memory, then disk, then train — never the same config twice.
 
-A checkpoint ``checkpoints/<key>.pt`` holds the config, weights, training history, test metrics
-and a format version; ``<key>.json`` beside it repeats everything but the weights so listing the
-cache reads no tensors. Both are written atomically (temporary file in the same folder, fsync,
-``os.replace``): a crash or kill mid-write leaves the old file or none, never half of one, and
-the temporary files of a writer that died are swept when a store opens (their names carry the
-writer's pid).
+A checkpoint ``checkpoints/<key>.pt`` holds the config, weights, training history, test metrics,
+the training's snapshots (:mod:`apcore.snapshots`, float16, under 1 MB) and a format version;
+``<key>.json`` beside it repeats everything but the weights and the snapshots, so listing the
+cache reads no tensors. Format 1 (before snapshots) still loads, without a replay. Both are
+written atomically (temporary file in the same folder, fsync, ``os.replace``): a crash or kill
+mid-write leaves the old file or none, never half of one, and the temporary files of a writer that
+died are swept when a store opens (their names carry the writer's pid).
 Concurrent requests for one config train once: a lock per key inside the process, and a file
 lock (``filelock``) across processes.
 """
@@ -27,12 +28,14 @@ import torch
 from filelock import FileLock
 
 from . import metrics, models, train
+from .snapshots import Frame, Snapshots, Snapshotter
 from .config import ConfigError, ModelConfig
 from .data import REPO_ROOT, load_dataset
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: snapshots in the .pt
+READABLE_VERSIONS = (1, 2)
 DEFAULT_ROOT = REPO_ROOT / "checkpoints"
 
 
@@ -48,9 +51,10 @@ class TrainedModel:
     device: str
     created: float
     cached: bool = field(default=False, compare=False)
+    snapshots: Snapshots | None = field(default=None, compare=False, repr=False)  # None: trained before format 2
 
     def summary(self) -> dict:
-        """Everything but the weights, as plain JSON-able values."""
+        """Everything but the weights and the snapshots, as plain JSON-able values."""
         return {"format_version": FORMAT_VERSION, "key": self.config.key, "view_key": self.config.view_key,
                 "config": self.config.to_dict(), "history": self.history, "metrics": self.metrics,
                 "train_seconds": self.train_seconds, "device": self.device, "created": self.created}
@@ -173,6 +177,8 @@ class ModelStore:
         path = self.path_for(trained.config)
         state = {k: v.detach().cpu() for k, v in trained.model.state_dict().items()}
         blob = {**trained.summary(), "state_dict": state}
+        if trained.snapshots is not None:
+            blob["snapshots"] = trained.snapshots.to_dict()
         atomic_write(path, lambda f: torch.save(blob, f), self.write_guard)
         text = json.dumps(trained.summary(), indent=1).encode()
         atomic_write(path.with_suffix(".json"), lambda f: f.write(text), self.write_guard)
@@ -196,7 +202,7 @@ class ModelStore:
 
     def _read(self, path: Path, config: ModelConfig) -> TrainedModel:
         blob = torch.load(path, map_location=self.device, weights_only=True)
-        if not isinstance(blob, dict) or blob.get("format_version") != FORMAT_VERSION:
+        if not isinstance(blob, dict) or blob.get("format_version") not in READABLE_VERSIONS:
             raise CheckpointError(f"format version {blob.get('format_version') if isinstance(blob, dict) else '?'}")
         stored = ModelConfig.from_dict(blob["config"])
         if stored != config:
@@ -205,7 +211,19 @@ class ModelStore:
         model.load_state_dict(blob["state_dict"])
         model.to(self.device).eval().requires_grad_(False)
         return TrainedModel(config, model, blob["history"], blob["metrics"], blob["train_seconds"],
-                            blob["device"], blob["created"], cached=True)
+                            blob["device"], blob["created"], cached=True, snapshots=self._read_snapshots(blob, path))
+
+    @staticmethod
+    def _read_snapshots(blob: dict, path: Path) -> Snapshots | None:
+        """The replay of a format-2 checkpoint; None for format 1 or a damaged record (the model
+        itself is fine: it loads, without a replay)."""
+        if blob.get("snapshots") is None:
+            return None
+        try:
+            return Snapshots.from_dict(blob["snapshots"])
+        except Exception as exc:  # noqa: BLE001 - any damage to the replay only loses the replay
+            log.warning("checkpoint %s: snapshots unusable (%s); loaded without a replay", path.name, exc)
+            return None
 
     # -- public ------------------------------------------------------------------------------
     def get(self, config: ModelConfig) -> TrainedModel | None:
@@ -221,10 +239,12 @@ class ModelStore:
 
     def get_or_train(self, config: ModelConfig,
                      on_progress: Callable[[train.Progress], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> TrainedModel:
+                     should_stop: Callable[[], bool] | None = None,
+                     on_snapshot: Callable[[Frame], None] | None = None) -> TrainedModel:
         """The trained model for ``config``: memory, then disk, then trained here and saved.
 
         Callers asking for one config at once (threads or processes) wait for one training.
+        ``on_snapshot`` receives each training snapshot as it is taken (a training here only).
         """
         trained = self._recall(config.key)
         if trained is not None:
@@ -232,22 +252,24 @@ class ModelStore:
         with self._key_lock(config.key), self._file_lock(config.key):
             trained = self._recall(config.key) or self._load(config)
             if trained is None:
-                trained = self._train(config, on_progress, should_stop)
+                trained = self._train(config, on_progress, should_stop, on_snapshot)
                 self.save(trained)
             self._remember(trained)
             return trained
 
-    def _train(self, config, on_progress, should_stop) -> TrainedModel:
+    def _train(self, config, on_progress, should_stop, on_snapshot=None) -> TrainedModel:
         data = load_dataset(config.dataset)
         torch.manual_seed(config.seed)  # weight initialisation; the trainer seeds its own generator
         model = models.build(config)
+        snapshotter = Snapshotter(model, config, data, self.device, on_frame=on_snapshot)
         start = time.perf_counter()
-        history = train.fit(model, config, data, self.device, on_progress, should_stop)
+        history = train.fit(model, config, data, self.device, on_progress, should_stop, snapshotter)
         seconds = time.perf_counter() - start
         model.requires_grad_(False)
         scores = metrics.evaluate(model, config, data, self.device)
         log.info("trained %s in %.1f s: %s", config.describe(), seconds, scores)
-        return TrainedModel(config, model, history, scores, seconds, self.device.type, time.time())
+        return TrainedModel(config, model, history, scores, seconds, self.device.type, time.time(),
+                            snapshots=snapshotter.record())
 
     def summaries(self) -> list[dict]:
         """The JSON summaries of every checkpoint on disk, newest first (shared: read-only).
@@ -297,11 +319,12 @@ class ModelStore:
 
     def retrain(self, config: ModelConfig,
                 on_progress: Callable[[train.Progress], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> TrainedModel:
+                should_stop: Callable[[], bool] | None = None,
+                on_snapshot: Callable[[Frame], None] | None = None) -> TrainedModel:
         """Train ``config``'s view afresh with a new seed; it replaces the older seeds on disk."""
         older = self.seeds_on_disk(config)
         seed = max([c.seed for c in older] + [config.seed]) + 1
-        trained = self.get_or_train(config.replace(seed=seed), on_progress, should_stop)
+        trained = self.get_or_train(config.replace(seed=seed), on_progress, should_stop, on_snapshot)
         for old in older:
             if old.key != trained.config.key:
                 self.forget(old)

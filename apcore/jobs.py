@@ -6,7 +6,8 @@ a training that shares the server's process is slowed by every tab watching it. 
 thread in the server relays the worker's progress into the :class:`Job` and, when the worker has
 written the checkpoint, loads the model from the store. Jobs are keyed by the config's *view* (the
 config without its seed): a second viewer asking for the same view joins the job already queued or
-running. Viewers poll ``Job`` fields (state, progress, live loss points) and may cancel.
+running. Viewers poll ``Job`` fields (state, progress, live loss points, the newest training
+snapshot) and may cancel.
 
 A worker that dies (SIGKILL, out of memory, a crash) fails its job with a message; the next job
 starts a fresh worker.
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .cache import ModelStore, TrainedModel
 from .config import ModelConfig
+from .snapshots import Frame
 from .train import Progress
 from .worker import WorkerDied, WorkerProcess
 
@@ -51,6 +53,10 @@ class Job:
     state: str = QUEUED
     progress: Progress | None = None
     points: list[dict] = field(default_factory=list)  # live loss: {"epoch": float, term: value}
+    # The newest training snapshot (codes and reconstructions so far); snapshot_count counts them,
+    # so a viewer redraws only when it changes.
+    snapshot: Frame | None = None
+    snapshot_count: int = 0
     error: str | None = None
     result: TrainedModel | None = None
     submitted: float = field(default_factory=time.time)
@@ -83,6 +89,10 @@ class Job:
     def _on_progress(self, p: Progress) -> None:
         self.progress = p
         self.points.append({"epoch": p.epoch - 1 + p.step / p.steps, **p.losses})
+
+    def _on_snapshot(self, frame: Frame) -> None:
+        self.snapshot = frame
+        self.snapshot_count += 1  # after the frame: a viewer that sees the new count finds the new frame
 
 
 class JobRegistry:
@@ -227,6 +237,8 @@ class JobRegistry:
             if event == "progress":
                 job._on_progress(Progress(message["epoch"], message["epochs"], message["step"], message["steps"],
                                           message["losses"], message["elapsed"]))
+            elif event == "snapshot":
+                job._on_snapshot(Frame.from_message(message))
             elif event == "done":
                 self._finish(job, ModelConfig.from_dict(message["config"]))
                 return

@@ -2,7 +2,9 @@
 
 The whole training set lives on the device as uint8 (47 MB for MNIST) and each batch is gathered
 and converted to float there: no DataLoader, no per-sample transforms. The trainer only knows that
-a model has ``loss(x, target) -> {"loss": ..., other named terms}``.
+a model has ``loss(x, target) -> {"loss": ..., other named terms}``; callers watch it through
+callbacks: ``on_progress`` (running losses) and ``on_snapshot`` (called at the optimiser steps it
+chooses: the training replay's :class:`apcore.snapshots.Snapshotter`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
 import torch
 
@@ -45,6 +47,15 @@ class Progress:
         return ((self.epoch - 1) * self.steps + self.step) / max(1, self.epochs * self.steps)
 
 
+class SnapshotHook(Protocol):
+    """What ``fit(on_snapshot=...)`` calls: asked once for the global optimiser steps it wants
+    (0: before the first step; ``total_steps``: after the last), then called after each of them."""
+
+    def steps(self, total_steps: int) -> Iterable[int]: ...
+
+    def __call__(self, step: int) -> None: ...
+
+
 def pick_device(preference: str = "auto") -> torch.device:
     """"auto" -> CUDA when present, else CPU. Asking for "cuda" without a GPU is an error."""
     if preference == "auto":
@@ -74,11 +85,14 @@ def _schedule(total_steps: int):
 
 def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: torch.device,
         on_progress: Callable[[Progress], None] | None = None,
-        should_stop: Callable[[], bool] | None = None) -> list[dict]:
+        should_stop: Callable[[], bool] | None = None,
+        on_snapshot: SnapshotHook | None = None) -> list[dict]:
     """Train ``model`` in place on ``device``; returns the history, one dict per epoch.
 
     Adam with a cosine learning-rate decay to zero over the run (reaches a lower loss in the same
     number of epochs than a constant rate). Raises :class:`Cancelled` when ``should_stop()``.
+    ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
+    it asks for; it must leave the model as it found it (mode, weights, random state).
 
     On the CPU this turns on flush-to-zero for denormal floats **for the whole process** and
     leaves it on (torch has no way to read the flag back, so it cannot be restored). Adam's
@@ -98,6 +112,10 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs))
     history: list[dict] = []
     report = _Reporter(on_progress, config.epochs, steps, history)
+    snapshot_at = set(on_snapshot.steps(steps * config.epochs)) if on_snapshot is not None else set()
+    if 0 in snapshot_at:
+        on_snapshot(0)
+    done = 0  # optimiser steps over all epochs
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=generator, device=device)
@@ -112,6 +130,9 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
             terms["loss"].backward()
             opt.step()
             sched.step()
+            done += 1
+            if done in snapshot_at:
+                on_snapshot(done)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0) + v.detach()
             report(epoch, step, sums)

@@ -11,9 +11,13 @@ so a spawn/forkserver child re-executes the app, and forking a threaded server i
 
 Protocol: pickled dicts of plain values over a socket pair (never the worker's stdout, which
 carries its log). Server -> worker: ``{"op": "train", "job", "config", "retrain"}``,
-``{"op": "cancel", "job"}``. Worker -> server: ``{"event": "ready"}``, then per job
-``progress`` (epoch, epochs, step, steps, losses, elapsed), and one of ``done`` (the trained
-model's config), ``cancelled``, ``failed`` (a message fit for a user).
+``{"op": "cancel", "job"}``. Worker -> server: ``{"event": "ready"}``, then per job any number of
+``progress`` (epoch, epochs, step, steps, losses, elapsed) and ``snapshot`` messages, and one of
+``done`` (the trained model's config), ``cancelled``, ``failed`` (a message fit for a user).
+A ``snapshot`` carries one training snapshot as it is taken (about 12 per training, the first
+before the first step): the fields of :class:`apcore.snapshots.Frame` (step, total_steps, epoch,
+losses; inputs, reconstructions, labels, codes as float16/uint8 NumPy arrays, up to ~1.6 MB for
+``ae-fconv``'s 392-number codes of 2,000 images).
 
 The worker ends within a second of its server's death, SIGKILL included: the socket reaches
 end-of-file at once, and a watchdog notices the parent change. It checks its parent again right
@@ -157,14 +161,17 @@ def _run_job(store, send, message: dict, cancelled: set) -> None:
         send({"job": job, "event": "progress", "epoch": p.epoch, "epochs": p.epochs, "step": p.step,
               "steps": p.steps, "losses": p.losses, "elapsed": p.elapsed})
 
+    def on_snapshot(frame) -> None:
+        send({"job": job, "event": "snapshot", **frame.to_message()})
+
     try:
         config = ModelConfig.from_dict(message["config"])
         if should_stop():
             raise Cancelled()
         if message.get("retrain"):
-            trained = store.retrain(config, on_progress, should_stop)
+            trained = store.retrain(config, on_progress, should_stop, on_snapshot)
         else:
-            trained = store.get_or_train(config, on_progress, should_stop)
+            trained = store.get_or_train(config, on_progress, should_stop, on_snapshot)
         send({"job": job, "event": "done", "config": trained.config.to_dict(), "cached": trained.cached})
     except Cancelled:
         send({"job": job, "event": "cancelled"})

@@ -14,6 +14,7 @@ from filelock import FileLock
 
 from apcore.cache import FORMAT_VERSION, ModelStore
 from apcore.config import ModelConfig
+from apcore.models import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,9 +93,10 @@ def test_checkpoint_contents(tmp_path):
     assert blob["history"] == trained.history and blob["metrics"] == trained.metrics
     assert set(blob["state_dict"]) == set(trained.model.state_dict())
     assert all(t.device.type == "cpu" for t in blob["state_dict"].values())
+    assert blob["snapshots"]["codes"].dtype == torch.float16  # the training replay: in the .pt only
 
     summary = json.loads(path.with_suffix(".json").read_text())
-    assert summary == {k: v for k, v in blob.items() if k != "state_dict"}
+    assert summary == {k: v for k, v in blob.items() if k not in ("state_dict", "snapshots")}
     assert summary["config"] == config.to_dict() and summary["metrics"] == trained.metrics
     assert store.summaries() == [summary]
     assert leftovers(tmp_path) == []
@@ -151,6 +153,48 @@ def test_unusable_checkpoint_via_get_returns_none(tmp_path, caplog):
     assert store_at(tmp_path).get(config) is None
     assert list(tmp_path.glob("*.corrupt-*")) and "unusable" in caplog.text
     assert not store_at(tmp_path).path_for(config).with_suffix(".json").exists()
+
+
+def write_version_1(root: Path, config: ModelConfig) -> torch.nn.Module:
+    """A checkpoint as format 1 wrote it (no snapshots), made by hand; returns its model."""
+    torch.manual_seed(7)
+    model = build(config)
+    summary = {"format_version": 1, "key": config.key, "view_key": config.view_key, "config": config.to_dict(),
+               "history": [{"epoch": 1, "loss": 300.0, "recon": 300.0, "seconds": 2.0}],
+               "metrics": {"test_recon": 290.0}, "train_seconds": 2.5, "device": "cpu", "created": 1.7e9}
+    root.mkdir(parents=True, exist_ok=True)
+    torch.save({**summary, "state_dict": model.state_dict()}, root / f"{config.key}.pt")
+    (root / f"{config.key}.json").write_text(json.dumps(summary))
+    return model
+
+
+def test_version_1_checkpoint_loads_without_replay(tmp_path, fits):
+    config = tiny()
+    model = write_version_1(tmp_path, config)
+    trained = store_at(tmp_path).get_or_train(config)
+    assert fits == [] and trained.cached is True and trained.snapshots is None
+    assert same_weights(trained.model, model)
+    assert trained.metrics == {"test_recon": 290.0} and trained.train_seconds == 2.5
+    assert list(tmp_path.glob("*.corrupt-*")) == []
+    assert [s["format_version"] for s in store_at(tmp_path).summaries()] == [1]
+    assert store_at(tmp_path).latest(config).snapshots is None
+    # A retrain writes the current format, with its replay.
+    redo = store_at(tmp_path).retrain(config)
+    assert redo.snapshots is not None and len(fits) == 1
+    assert torch.load(store_at(tmp_path).path_for(redo.config), weights_only=True)["format_version"] == FORMAT_VERSION
+
+
+def test_damaged_snapshots_lose_only_the_replay(tmp_path, fits, caplog):
+    config = tiny()
+    trained = store_at(tmp_path).get_or_train(config)
+    path = store_at(tmp_path).path_for(config)
+    blob = torch.load(path, weights_only=True)
+    torch.save({**blob, "snapshots": {**blob["snapshots"], "codes": blob["snapshots"]["codes"][:3]}}, path)
+    with caplog.at_level(logging.WARNING, logger="apcore.cache"):
+        again = store_at(tmp_path).get(config)
+    assert again.cached is True and again.snapshots is None and same_weights(again.model, trained.model)
+    assert "snapshots unusable" in caplog.text and len(fits) == 1
+    assert list(tmp_path.glob("*.corrupt-*")) == []
 
 
 def test_mismatching_config_set_aside(tmp_path, fits, caplog):

@@ -3,6 +3,7 @@
 import os
 import time
 
+import numpy as np
 import pytest
 
 from apcore.cache import ModelStore
@@ -41,6 +42,12 @@ def test_submit_trains_in_the_worker_and_reports(registry, fits):
     assert job.state == DONE and job.error is None and job.fraction == 1.0
     assert job.result.config == tiny() and job.result.metrics and not job.result.model.training
     assert job.points and all("loss" in p and 0 < p["epoch"] <= 1 for p in job.points)
+    # The worker sent each training snapshot as it was taken; the job keeps the newest.
+    replay = job.result.snapshots
+    assert replay is not None and job.snapshot_count == len(replay) >= 3
+    assert job.snapshot.step == replay.steps[-1] == job.snapshot.total_steps
+    assert np.array_equal(job.snapshot.codes, replay.codes[-1]) and job.snapshot.codes.dtype == np.float16
+    assert np.array_equal(job.snapshot.reconstructions, replay.reconstructions[-1])
     assert job.finished is not None and registry.active() == []
     assert registry.get(tiny()) is job
     assert fits == []  # trained in the worker process, never in this one

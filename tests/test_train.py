@@ -189,3 +189,33 @@ def test_progress_rate_limited(mnist, monkeypatch):
     trained(tiny(train_limit=512, batch_size=64), mnist, on_progress=seen.append)
     # The first step (nothing reported yet) and the epoch's last step only.
     assert [(p.step, p.steps) for p in seen] == [(1, 8), (8, 8)]
+
+
+class RecordingHook:
+    """A snapshot hook that notes when it is called and what the model looked like then."""
+
+    def __init__(self, model, wanted):
+        self.model, self.wanted, self.calls, self.total = model, wanted, [], None
+
+    def steps(self, total_steps):
+        self.total = total_steps
+        return self.wanted(total_steps)
+
+    def __call__(self, step):
+        first = next(self.model.parameters())
+        self.calls.append((step, self.model.training, first.detach().clone()))
+
+
+def test_snapshot_hook_called_at_the_steps_it_asks_for(mnist):
+    config = tiny(epochs=2, train_limit=320, batch_size=64)  # 5 steps an epoch, 10 in all
+    torch.manual_seed(0)
+    model = models.build(config)
+    initial = next(model.parameters()).detach().clone()
+    hook = RecordingHook(model, lambda total: [0, 3, 5, 6, total, total + 5])
+    fit(model, config, mnist, CPU, on_snapshot=hook)
+    assert hook.total == 10
+    assert [step for step, _, _ in hook.calls] == [0, 3, 5, 6, 10]  # across epochs; none past the end
+    assert all(training for _, training, _ in hook.calls)
+    assert torch.equal(hook.calls[0][2], initial)  # step 0: before any update
+    assert not torch.equal(hook.calls[1][2], initial)
+    assert torch.equal(hook.calls[-1][2], next(model.parameters()))  # the last step: the trained model

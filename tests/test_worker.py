@@ -14,6 +14,8 @@ import torch
 from apcore.cache import ModelStore, StoreClosedError, atomic_write, sweep_temporary_files
 from apcore.config import ModelConfig
 from apcore.jobs import DONE, FAILED, JobRegistry
+from apcore.snapshots import Frame, snapshot_steps
+from apcore.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
@@ -143,3 +145,29 @@ def test_guard_refuses_the_write_of_an_orphan(tmp_path):
     with pytest.raises(StoreClosedError, match="new owner"):
         atomic_write(target, lambda f: f.write(b"late"), guard=lambda: False)
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_worker_sends_each_snapshot_before_done(tmp_path):
+    """The protocol itself: ``snapshot`` messages (plain values, float16 arrays) at the snapshot
+    steps, in order, the first before any progress, then ``done``."""
+    worker = WorkerProcess(tmp_path, device="cpu")
+    try:
+        messages = []
+        while not messages or messages[-1].get("event") != "ready":
+            messages.append(worker.recv(TIMEOUT))
+        config = tiny(train_limit=640)  # 10 steps
+        worker.send({"op": "train", "job": 1, "config": config.to_dict(), "retrain": False})
+        events = []
+        while not events or events[-1]["event"] not in ("done", "failed"):
+            message = worker.recv(TIMEOUT)
+            if message is not None:
+                events.append(message)
+    finally:
+        worker.close()
+    assert events[-1]["event"] == "done", events[-1]
+    kinds = [m["event"] for m in events]
+    snapshots = [Frame.from_message(m) for m in events if m["event"] == "snapshot"]
+    assert kinds[0] == "snapshot" and kinds.index("progress") > 0
+    assert [f.step for f in snapshots] == snapshot_steps(10)
+    assert all(f.total_steps == 10 and f.codes.shape == (2000, 2) and f.codes.dtype == "float16" for f in snapshots)
+    assert snapshots[0].losses["loss"] > snapshots[-1].losses["loss"]
