@@ -317,14 +317,11 @@ def _sign_out() -> None:
 
 
 def _write_cookie(value: str, max_age: int) -> None:
-    """Set or clear the token cookie from the browser (a same-origin component iframe)."""
+    """Set or clear the token cookie from the browser (an iframe with same-origin access)."""
     import json
 
-    import streamlit.components.v1 as components
-
-    components.html(
-        f"<script>parent.document.cookie = {json.dumps(f'{TOKEN_COOKIE}={value}')} + "
-        f"'; path=/; max-age={max_age}; SameSite=Strict';</script>", height=0)
+    st.iframe(f"<script>parent.document.cookie = {json.dumps(f'{TOKEN_COOKIE}={value}')} + "
+              f"'; path=/; max-age={max_age}; SameSite=Strict';</script>", height=1)
 
 
 def sidebar_controls(page: str) -> None:
