@@ -74,7 +74,7 @@ def quartiles(w) -> tuple[float, float]:
 def main() -> None:
     rows = []
     for page, key, values in (("autoencoder", "ae_latent", (2, 5)), ("vae", "vae_latent", (2, 5)),
-                              ("denoise", "denoise_test_level", (0.3, 0.7)),
+                              ("denoise", "test", (0.3, 0.7)),
                               ("anomaly", "anomaly_threshold_", quartiles)):
         t, values = time_moves(page, key, values)
         t = sorted(t)

@@ -6,7 +6,7 @@ import streamlit as st
 import ui
 from apcore import cluster, explore
 from apcore.defaults import default_config
-from ui import controls, figures, images, sidebar, training
+from ui import controls, figures, images, sidebar, state, training
 from ui.explore import projection, test_codes
 from ui.resources import dataset, store
 
@@ -31,83 +31,90 @@ if trained is None:
 data = dataset(ds)
 model = trained.model
 names = data.class_names
+fixed = explore.first_of_each_class(data.test_labels)
+# Only the open tab is computed; the URL names it (?ae_tab=Latent+space), so a slide can link to it.
 tab_rec, tab_bottle, tab_latent, tab_play = st.tabs(
-    ["Reconstructions", "Bottleneck: latent size", "Latent space", "Decoder playground"])
+    ["Reconstructions", "Bottleneck: latent size", "Latent space", "Decoder playground"],
+    **state.bound("ae_tab", persist=False))
 
-with tab_rec:
-    fixed = explore.first_of_each_class(data.test_labels)
-    st.subheader("One test digit of each class")
-    images.show_rows({"Original": data.test_images[fixed],
-                      f"Reconstruction from {latent} numbers": explore.reconstruct(model, data.test_images[fixed])})
-    seed = st.session_state.setdefault("ae_batch_seed", 0)
-    st.subheader("A random batch")
-    if st.button("New random batch", key="ae_new_batch"):
-        st.session_state["ae_batch_seed"] = seed = seed + 1
-    idx = explore.random_indices(len(data.test_images), 10, seed)
-    images.show_rows({"Original": data.test_images[idx],
-                      "Reconstruction": explore.reconstruct(model, data.test_images[idx])})
+if tab_rec.open:
+    with tab_rec:
+        st.subheader("One test digit of each class")
+        images.show_rows({"Original": data.test_images[fixed],
+                          f"Reconstruction from {latent} numbers": explore.reconstruct(model, data.test_images[fixed])})
+        seed = st.session_state.setdefault("ae_batch_seed", 0)
+        st.subheader("A random batch")
+        if st.button("New random batch", key="ae_new_batch"):
+            st.session_state["ae_batch_seed"] = seed = seed + 1
+        idx = explore.random_indices(len(data.test_images), 10, seed)
+        images.show_rows({"Original": data.test_images[idx],
+                          "Reconstruction": explore.reconstruct(model, data.test_images[idx])})
 
-with tab_bottle:
-    curve = explore.bottleneck_models(store().summaries(), config)
-    left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(figures.loss_vs_latent([(c.latent_dim, v) for c, v in curve], latent), key="ae_curve")
-    with right:
-        st.markdown("Each point is a trained model (press **Retrain** or pick another size to add one). "
-                    "Reconstruction error falls as the bottleneck widens, with diminishing returns.")
-    rows = {"Ground truth": data.test_images[fixed]}
-    for c, _ in curve:
-        other = store().get(c)
-        if other is not None:
-            rows[f"Latent {c.latent_dim}"] = explore.reconstruct(other.model, data.test_images[fixed])
-    images.show_rows(rows)
+if tab_bottle.open:
+    with tab_bottle:
+        curve = explore.bottleneck_models(store().summaries(), config)
+        left, right = st.columns([3, 2])
+        with left:
+            st.plotly_chart(figures.loss_vs_latent([(c.latent_dim, v) for c, v in curve], latent), key="ae_curve")
+        with right:
+            st.markdown("Each point is a trained model (press **Retrain** or pick another size to add one). "
+                        "Reconstruction error falls as the bottleneck widens, with diminishing returns.")
+        rows = {"Ground truth": data.test_images[fixed]}
+        for c, _ in curve:
+            other = store().get(c)
+            if other is not None:
+                rows[f"Latent {c.latent_dim}"] = explore.reconstruct(other.model, data.test_images[fixed])
+        images.show_rows(rows)
 
-with tab_latent:
-    method = "auto"
-    if latent > 2:
-        method = st.radio("2-D view of the codes", ["pca", "tsne"], horizontal=True, key="ae_projection",
-                          format_func={"pca": "PCA (3,000 digits)", "tsne": f"t-SNE ({cluster.TSNE_MAX_POINTS:,} digits)"}.get)
-    idx, points, titles = projection(trained, method)
-    labels = data.test_labels.numpy()[idx]
-    left, right = st.columns([3, 1])
-    with left:
-        title = "Test digits in the latent space" + ("" if latent == 2 else f" ({titles[0][:-2]} of the {latent}-D codes)")
-        event = st.plotly_chart(figures.latent_scatter(points, labels, names, title, titles, customdata=idx),
-                                key="ae_scatter", on_select="rerun", selection_mode="points")
-    with right:
-        picked = figures.selected_indices(event)
-        if picked:
-            i = picked[0]
-            st.markdown(f"**Test image {i}** (label {names[data.test_labels[i]]})")
-            images.show_rows({"Digit": data.test_images[i:i + 1],
-                              "Reconstruction": explore.reconstruct(model, data.test_images[i:i + 1])}, width=160)
-        else:
-            st.info("Click a point to see that digit and its reconstruction.")
+if tab_latent.open:
+    with tab_latent:
+        method = "auto"
+        if latent > 2:
+            method = st.radio("2-D view of the codes", ["pca", "tsne"], horizontal=True,
+                              key="ae_projection", persist_state="page",
+                              format_func={"pca": "PCA (3,000 digits)", "tsne": f"t-SNE ({cluster.TSNE_MAX_POINTS:,} digits)"}.get)
+        idx, points, titles = projection(trained, method)
+        labels = data.test_labels.numpy()[idx]
+        left, right = st.columns([3, 1])
+        with left:
+            title = "Test digits in the latent space" + ("" if latent == 2 else f" ({titles[0][:-2]} of the {latent}-D codes)")
+            event = st.plotly_chart(figures.latent_scatter(points, labels, names, title, titles, customdata=idx),
+                                    key="ae_scatter", on_select="rerun", selection_mode="points")
+        with right:
+            picked = figures.selected_indices(event)
+            if picked:
+                i = picked[0]
+                st.markdown(f"**Test image {i}** (label {names[data.test_labels[i]]})")
+                images.show_rows({"Digit": data.test_images[i:i + 1],
+                                  "Reconstruction": explore.reconstruct(model, data.test_images[i:i + 1])}, width=160)
+            else:
+                st.info("Click a point to see that digit and its reconstruction.")
 
-with tab_play:
-    st.markdown("The decoder alone is a generator: choose a latent vector and decode it. Far from "
-                "the data, a plain autoencoder decodes nonsense — its latent space has holes.")
-    codes = test_codes(trained)
-    lo, hi = codes.min(0), codes.max(0)
-    pad = (hi - lo) * 0.5
-    start_class = st.selectbox("Start from the mean code of", range(len(names)), format_func=lambda c: names[c],
-                               key="ae_play_class")
-    start = codes[data.test_labels.numpy() == start_class].mean(0)
-    shown = min(latent, 8)
-    z = start.copy()
-    cols = st.columns(2)
-    for d in range(shown):
-        with cols[d % 2]:
-            z[d] = st.slider(f"z{d + 1}", float(lo[d] - pad[d]), float(hi[d] + pad[d]), float(start[d]),
-                             key=f"ae_play_z{d}_{start_class}_{trained.config.key[:8]}")
-    if latent > shown:
-        st.caption(f"Dimensions {shown + 1}–{latent} stay at the class mean.")
-    left, right = st.columns([1, 2])
-    with left:
-        images.show_digit(explore.decode(model, z)[0], caption="decoded", width=240)
-    with right:
-        if latent == 2:
-            st.plotly_chart(figures.playground_plane(codes[:3000], data.test_labels.numpy()[:3000], names, z),
-                            key="ae_plane")
-        else:
-            st.metric("Distance from the class mean", f"{np.linalg.norm(z - start):.2f}")
+if tab_play.open:
+    with tab_play:
+        st.markdown("The decoder alone is a generator: choose a latent vector and decode it. Far from "
+                    "the data, a plain autoencoder decodes nonsense — its latent space has holes.")
+        codes = test_codes(trained)
+        lo, hi = codes.min(0), codes.max(0)
+        pad = (hi - lo) * 0.5
+        start_class = st.selectbox("Start from the mean code of", range(len(names)), format_func=lambda c: names[c],
+                                   key="ae_play_class", persist_state="page")
+        start = codes[data.test_labels.numpy() == start_class].mean(0)
+        shown = min(latent, 8)
+        z = start.copy()
+        cols = st.columns(2)
+        for d in range(shown):
+            with cols[d % 2]:
+                z[d] = st.slider(f"z{d + 1}", float(lo[d] - pad[d]), float(hi[d] + pad[d]), float(start[d]),
+                                 key=f"ae_play_z{d}_{start_class}_{trained.config.key[:8]}", persist_state="page")
+        if latent > shown:
+            st.caption(f"Dimensions {shown + 1}–{latent} stay at the class mean.")
+        left, right = st.columns([1, 2])
+        with left:
+            images.show_digit(explore.decode(model, z)[0], caption="decoded", width=240)
+        with right:
+            if latent == 2:
+                st.plotly_chart(figures.playground_plane(codes[:3000], data.test_labels.numpy()[:3000], names, z),
+                                key="ae_plane")
+            else:
+                st.metric("Distance from the class mean", f"{np.linalg.norm(z - start):.2f}")

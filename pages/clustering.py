@@ -13,6 +13,7 @@ from ui.training import trained_model
 
 LATENTS = (2, 5, 10, 20, 32)
 VIEWS = {"auto": "native if 2-D, else PCA", "pca": "PCA", "tsne": "t-SNE (2,000 points)"}
+KS = range(2, 21)  # numbers of clusters offered
 
 ui.require_app()
 
@@ -24,30 +25,22 @@ st.markdown("Cluster the **test images** without their labels, then score the cl
 name = sidebar.dataset()
 class_names = dataset(name).class_names
 
-state.init("cluster_rep", "rep", "ae", lambda v: v in cluster.REPRESENTATIONS)
-state.init("cluster_algo", "algo", "kmeans", lambda v: v in cluster.ALGORITHMS)
-state.init("cluster_k", "k", 10, lambda v: 2 <= v <= 20)
-state.init("cluster_latent", "latent", defaults.CLUSTER_LATENT, lambda v: v in LATENTS)
-state.init("cluster_pca", "pca", 10, lambda v: 2 <= v <= 50)
-state.init("cluster_umap", "umap", True)
-state.init("cluster_view", "view", "auto", lambda v: v in VIEWS)
-
 c1, c2, c3 = st.columns([5, 2, 3])
-rep = c1.radio("Representation", list(cluster.REPRESENTATIONS), key="cluster_rep",
-               format_func=cluster.REPRESENTATIONS.get, horizontal=True)
-algo = c2.selectbox("Algorithm", list(cluster.ALGORITHMS), key="cluster_algo", format_func=cluster.ALGORITHMS.get)
-k = c3.slider("Number of clusters", 2, 20, key="cluster_k")
+rep = c1.radio("Representation", list(cluster.REPRESENTATIONS), format_func=cluster.REPRESENTATIONS.get,
+               horizontal=True, **state.linked("cluster_rep", "rep", "ae", cluster.REPRESENTATIONS))
+algo = c2.selectbox("Algorithm", list(cluster.ALGORITHMS), format_func=cluster.ALGORITHMS.get,
+                    **state.linked("cluster_algo", "algo", "kmeans", cluster.ALGORITHMS))
+k = c3.slider("Number of clusters", KS[0], KS[-1], **state.linked("cluster_k", "k", 10, KS))
 c1, c2, c3, c4 = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
-umap_on = c1.toggle("UMAP first (N2D)", key="cluster_umap",
+umap_on = c1.toggle("UMAP first (N2D)", **state.linked("cluster_umap", "umap", True),
                     help="AE/VAE code → UMAP (10 dims, 20 neighbours, min_dist 0) → clustering: McConville "
                          "et al., N2D (2020). About 15 s per model the first time (the first of a fresh server ~40 s: "
                          "UMAP compiles), then kept on disk; `python -m apcore warm` computes the defaults before class.")
-latent = c2.select_slider("AE / VAE latent", LATENTS, key="cluster_latent")
-pca_n = c3.slider("PCA components", 2, 50, key="cluster_pca")
-method = c4.selectbox("2-D view", list(VIEWS), key="cluster_view", format_func=VIEWS.get)
-for key, param in [("cluster_rep", "rep"), ("cluster_algo", "algo"), ("cluster_k", "k"), ("cluster_latent", "latent"),
-                   ("cluster_pca", "pca"), ("cluster_umap", "umap"), ("cluster_view", "view")]:
-    state.sync(key, param)
+latent = c2.select_slider("AE / VAE latent", LATENTS,
+                          **state.linked("cluster_latent", "latent", defaults.CLUSTER_LATENT, LATENTS))
+pca_n = c3.slider("PCA components", 2, 50, 10, **state.bound("pca"))
+method = c4.selectbox("2-D view", list(VIEWS), format_func=VIEWS.get,
+                      **state.linked("cluster_view", "view", "auto", VIEWS))
 if umap_on and not cluster.umap_available():
     st.warning("UMAP is not installed on this server (`pip install umap-learn`): showing codes without it.")
     umap_on = False

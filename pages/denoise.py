@@ -22,23 +22,16 @@ st.caption("Feed the autoencoder a **corrupted** digit and ask for the **clean**
 name = sidebar.dataset()
 data = resources.dataset(name)
 
-state.init("denoise_noise", "noise", defaults.DENOISE_NOISE, lambda v: v in NOISES)
-state.init("denoise_train_level", "train", defaults.DENOISE_LEVEL, lambda v: 0.1 <= v <= 0.9)
-state.init("denoise_test_level", "test", 0.5, lambda v: 0.0 <= v <= 1.0)
-state.init("denoise_longer", "longer", False)
-
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-noise = c1.radio("Noise", list(NOISES), key="denoise_noise", format_func=lambda n: NOISES[n].split(" (")[0], horizontal=True)
-longer = c2.toggle(f"Train {defaults.LONGER}x longer", key="denoise_longer",
+noise = c1.radio("Noise", list(NOISES), format_func=lambda n: NOISES[n].split(" (")[0], horizontal=True,
+                 **state.linked("denoise_noise", "noise", defaults.DENOISE_NOISE, NOISES))
+longer = c2.toggle(f"Train {defaults.LONGER}x longer", **state.linked("denoise_longer", "longer", False),
                    help="Better models; minutes on a CPU, seconds on a GPU.")
 c1, c2 = st.columns(2)
-train_level = c1.slider(f"Training noise level: {NOISES[noise]}", 0.1, 0.9, step=0.1, key="denoise_train_level",
-                        help="The models are trained on images corrupted at this level.")
-test_level = c2.slider(f"Test noise level: {NOISES[noise]}", 0.0, 1.0, step=0.05, key="denoise_test_level",
+train_level = c1.slider(f"Training noise level: {NOISES[noise]}", 0.1, 0.9, defaults.DENOISE_LEVEL, step=0.1,
+                        **state.bound("train"), help="The models are trained on images corrupted at this level.")
+test_level = c2.slider(f"Test noise level: {NOISES[noise]}", 0.0, 1.0, 0.5, step=0.05, **state.bound("test"),
                        help="The test images shown and measured are corrupted at this level.")
-for key, param in (("denoise_noise", "noise"), ("denoise_train_level", "train"),
-                   ("denoise_test_level", "test"), ("denoise_longer", "longer")):
-    state.sync(key, param)
 
 
 trained = {}

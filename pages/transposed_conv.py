@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from apcore.tconv import TConvInputError, explain
+from ui import state
 from ui import tconv as view
 
 ui.require_app()
@@ -24,13 +25,19 @@ else:
         view.formula(e)
     with right:
         view.torch_check(e)
+    # Only the open tab is drawn; the URL names it (?tconv_tab=Overlap+map), so a slide can link to it.
     steps, overlap, equivalent, models = st.tabs(
-        ["Step by step", "Overlap map", "As an ordinary convolution", "In the decoders"])
-    with steps:
-        view.step_player(e)
-    with overlap:
-        view.overlap_view(e)
-    with equivalent:
-        view.equivalent_view(e)
-    with models:
-        view.models_view()
+        ["Step by step", "Overlap map", "As an ordinary convolution", "In the decoders"],
+        **state.bound("tconv_tab", persist=False))
+    if steps.open:
+        with steps:
+            view.step_player(e)
+    if overlap.open:
+        with overlap:
+            view.overlap_view(e)
+    if equivalent.open:
+        with equivalent:
+            view.equivalent_view(e)
+    if models.open:
+        with models:
+            view.models_view()

@@ -8,7 +8,7 @@ import torch
 import ui
 from apcore import explore
 from apcore.defaults import default_config
-from ui import controls, figures, images, sidebar, training
+from ui import controls, figures, images, sidebar, state, training
 from ui.explore import test_codes
 from ui.resources import dataset
 
@@ -37,83 +37,95 @@ if vae is None:
 
 data = dataset(ds)
 names = data.class_names
-tabs = st.tabs(["Loss terms", "Samples from the prior", "Latent grid", "Continuity",
-                "Completeness", "Reparameterisation", "KL per dimension"])
+# Only the open tab is computed; the URL names it (?vae_tab=Latent+grid), so a slide can link to it.
+tabs = st.tabs(["Loss terms", "Samples from the prior", "Latent grid", "Continuity", "Completeness",
+                "Reparameterisation", "KL per dimension"], **state.bound("vae_tab", persist=False))
 
-with tabs[0]:
-    m = vae.metrics
-    a, b, c = st.columns(3)
-    a.metric("Test loss per image", f"{m['test_loss']:.1f}")
-    b.metric("Reconstruction (BCE)", f"{m['test_recon']:.1f}")
-    c.metric("KL divergence", f"{m['test_kl']:.1f}")
-    st.plotly_chart(figures.loss_curves(vae.history, ["recon", "kl"], title="Training loss terms per image"),
-                    key="vae_history")
-    st.caption("The KL term is what keeps the codes close to N(0, I); raise β to weigh it more.")
+if tabs[0].open:
+    with tabs[0]:
+        m = vae.metrics
+        a, b, c = st.columns(3)
+        a.metric("Test loss per image", f"{m['test_loss']:.1f}")
+        b.metric("Reconstruction (BCE)", f"{m['test_recon']:.1f}")
+        c.metric("KL divergence", f"{m['test_kl']:.1f}")
+        st.plotly_chart(figures.loss_curves(vae.history, ["recon", "kl"], title="Training loss terms per image"),
+                        key="vae_history")
+        st.caption("The KL term is what keeps the codes close to N(0, I); raise β to weigh it more.")
 
-with tabs[1]:
-    seed = st.session_state.setdefault("vae_prior_seed", 0)
-    if st.button("Draw new samples", key="vae_new_samples"):
-        st.session_state["vae_prior_seed"] = seed = seed + 1
-    z = explore.prior_samples(latent, 30, seed)
-    st.markdown("**Decodings of 30 points drawn from N(0, I)**")
-    st.image(images.montage(explore.decode(vae.model, z), nrow=10), width="stretch")
+if tabs[1].open:
+    with tabs[1]:
+        seed = st.session_state.setdefault("vae_prior_seed", 0)
+        if st.button("Draw new samples", key="vae_new_samples"):
+            st.session_state["vae_prior_seed"] = seed = seed + 1
+        z = explore.prior_samples(latent, 30, seed)
+        st.markdown("**Decodings of 30 points drawn from N(0, I)**")
+        st.image(images.montage(explore.decode(vae.model, z), nrow=10), width="stretch")
 
-with tabs[2]:
-    if latent != 2:
-        st.info("The latent grid needs a 2-D latent space: set the latent size to 2.")
-    else:
-        n = st.slider("Grid size", 7, 25, 15, key="vae_grid_n")
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**VAE**: the grid follows the prior's quantiles (5 %–95 %)")
-            st.image(images.montage(explore.latent_grid(vae.model, n), nrow=n, padding=0, upscale=2), width="stretch")
-        with right:
-            if ae is not None:
-                span = float(np.abs(test_codes(ae)).max())
-                st.markdown(f"**AE**: the same grid over its codes' range (±{span:.1f})")
-                st.image(images.montage(explore.latent_grid(ae.model, n, span), nrow=n, padding=0, upscale=2),
+if tabs[2].open:
+    with tabs[2]:
+        if latent != 2:
+            st.info("The latent grid needs a 2-D latent space: set the latent size to 2.")
+        else:
+            n = st.slider("Grid size", 7, 25, 15, key="vae_grid_n", persist_state="page")
+            left, right = st.columns(2)
+            with left:
+                st.markdown("**VAE**: the grid follows the prior's quantiles (5 %–95 %)")
+                st.image(images.montage(explore.latent_grid(vae.model, n), nrow=n, padding=0, upscale=2),
                          width="stretch")
+            with right:
+                if ae is not None:
+                    span = float(np.abs(test_codes(ae)).max())
+                    st.markdown(f"**AE**: the same grid over its codes' range (±{span:.1f})")
+                    st.image(images.montage(explore.latent_grid(ae.model, n, span), nrow=n, padding=0, upscale=2),
+                             width="stretch")
 
-with tabs[3]:
-    st.markdown("**Continuity**: walk in a straight line between the codes of two test digits. "
-                "Near points should decode to similar images all along the way.")
-    fixed = explore.first_of_each_class(data.test_labels)
-    a, b = st.columns(2)
-    ca = a.selectbox("From", range(len(names)), index=1, format_func=lambda c: names[c], key="vae_from")
-    cb = b.selectbox("To", range(len(names)), index=7, format_func=lambda c: names[c], key="vae_to")
-    ia, ib = fixed[ca], fixed[cb]
-    rows = {"VAE": explore.interpolate(vae.model, data.test_images[ia], data.test_images[ib], 10)}
-    if ae is not None:
-        rows["AE"] = explore.interpolate(ae.model, data.test_images[ia], data.test_images[ib], 10)
-    images.show_rows(rows)
+if tabs[3].open:
+    with tabs[3]:
+        st.markdown("**Continuity**: walk in a straight line between the codes of two test digits. "
+                    "Near points should decode to similar images all along the way.")
+        fixed = explore.first_of_each_class(data.test_labels)
+        a, b = st.columns(2)
+        ca = a.selectbox("From", range(len(names)), index=1, format_func=lambda c: names[c], key="vae_from",
+                         persist_state="page")
+        cb = b.selectbox("To", range(len(names)), index=7, format_func=lambda c: names[c], key="vae_to",
+                         persist_state="page")
+        ia, ib = fixed[ca], fixed[cb]
+        rows = {"VAE": explore.interpolate(vae.model, data.test_images[ia], data.test_images[ib], 10)}
+        if ae is not None:
+            rows["AE"] = explore.interpolate(ae.model, data.test_images[ia], data.test_images[ib], 10)
+        images.show_rows(rows)
 
-with tabs[4]:
-    st.markdown("**Completeness**: the *same* points from N(0, I) through both decoders. The VAE "
-                "decodes them to digits; the plain AE, whose codes were never asked to fill N(0, I), "
-                "often does not.")
-    z = explore.prior_samples(latent, 10, 100 + st.session_state.get("vae_prior_seed", 0))
-    rows = {"VAE decoder": explore.decode(vae.model, z)}
-    if ae is not None:
-        rows["AE decoder"] = explore.decode(ae.model, z)
-    images.show_rows(rows)
+if tabs[4].open:
+    with tabs[4]:
+        st.markdown("**Completeness**: the *same* points from N(0, I) through both decoders. The VAE "
+                    "decodes them to digits; the plain AE, whose codes were never asked to fill N(0, I), "
+                    "often does not.")
+        z = explore.prior_samples(latent, 10, 100 + st.session_state.get("vae_prior_seed", 0))
+        rows = {"VAE decoder": explore.decode(vae.model, z)}
+        if ae is not None:
+            rows["AE decoder"] = explore.decode(ae.model, z)
+        images.show_rows(rows)
 
-with tabs[5]:
-    digit = st.selectbox("Digit", range(len(names)), index=3, format_func=lambda c: names[c], key="vae_rep_digit")
-    image = data.test_images[explore.first_of_each_class(data.test_labels)[digit]]
-    rep = explore.reparameterisation(vae.model, image, n=8, seed=0)
-    left, right = st.columns([1, 2])
-    with left:
-        images.show_digit(image, caption="input x", width=180)
-    with right:
-        st.plotly_chart(figures.mu_sigma(rep["mu"], rep["sigma"]), key="vae_mu_sigma")
-    st.markdown("**Decoding μ, then 8 samples z = μ + σ·ε**")
-    st.image(images.montage(torch.cat([rep["decoded_mu"], rep["decoded"]]), nrow=9), width="stretch")
-    with st.expander("The numbers"):
-        st.dataframe(figures.reparam_table(rep), width="stretch")
+if tabs[5].open:
+    with tabs[5]:
+        digit = st.selectbox("Digit", range(len(names)), index=3, format_func=lambda c: names[c],
+                             key="vae_rep_digit", persist_state="page")
+        image = data.test_images[explore.first_of_each_class(data.test_labels)[digit]]
+        rep = explore.reparameterisation(vae.model, image, n=8, seed=0)
+        left, right = st.columns([1, 2])
+        with left:
+            images.show_digit(image, caption="input x", width=180)
+        with right:
+            st.plotly_chart(figures.mu_sigma(rep["mu"], rep["sigma"]), key="vae_mu_sigma")
+        st.markdown("**Decoding μ, then 8 samples z = μ + σ·ε**")
+        st.image(images.montage(torch.cat([rep["decoded_mu"], rep["decoded"]]), nrow=9), width="stretch")
+        with st.expander("The numbers"):
+            st.dataframe(figures.reparam_table(rep), width="stretch")
 
-with tabs[6]:
-    kl = explore.kl_by_dimension(vae.model, data)
-    st.plotly_chart(figures.kl_bars(kl), key="vae_kl_dims")
-    used = int((kl > 0.1).sum())
-    st.markdown(f"**{used} of {latent}** units carry information (KL > 0.1 nats). Units near zero "
-                "are ignored by the decoder: their posterior equals the prior.")
+if tabs[6].open:
+    with tabs[6]:
+        kl = explore.kl_by_dimension(vae.model, data)
+        st.plotly_chart(figures.kl_bars(kl), key="vae_kl_dims")
+        used = int((kl > 0.1).sum())
+        st.markdown(f"**{used} of {latent}** units carry information (KL > 0.1 nats). Units near zero "
+                    "are ignored by the decoder: their posterior equals the prior.")

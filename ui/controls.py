@@ -25,31 +25,25 @@ def trained_latents(family: str, dataset: str) -> set[int]:
 
 
 def architecture(page: str) -> str:
-    """MLP / CNN switch, mirrored in the URL as ``arch``."""
-    key = f"{page}_arch"
-    state.init(key, "arch", "mlp", lambda v: v in ARCHS)
-    st.segmented_control("Architecture", ARCHS, key=key, format_func=lambda a: ARCHITECTURES[f"ae-{a}"],
-                         required=True)
-    return state.sync(key, "arch")
+    """MLP / CNN switch, in the URL as ``arch``."""
+    return st.segmented_control("Architecture", ARCHS, format_func=lambda a: ARCHITECTURES[f"ae-{a}"], required=True,
+                                **state.linked(f"{page}_arch", "arch", ARCHS[0], ARCHS))
 
 
 def latent_size(page: str, family: str, dataset: str, default: int = LATENT) -> int:
-    """Latent-size slider 2..64, with the sizes already trained listed under it.
+    """Latent-size slider 2..64 (in the URL as ``latent``), with the sizes already trained listed under it.
 
     The marks stay out of the slider's own labels: a widget whose options change is a new widget
     to Streamlit, and would jump back to its default when a training finishes."""
-    key = f"{page}_latent"
-    state.init(key, "latent", default, lambda v: MIN_LATENT <= v <= MAX_LATENT)
-    st.select_slider("Latent size", options=list(range(MIN_LATENT, MAX_LATENT + 1)), key=key,
-                     help="Sizes already trained appear at once; others train on demand (about 20 s on a CPU).")
+    sizes = range(MIN_LATENT, MAX_LATENT + 1)
+    latent = st.select_slider("Latent size", options=list(sizes), **state.linked(f"{page}_latent", "latent", default, sizes),
+                              help="Sizes already trained appear at once; others train on demand (about 20 s on a CPU).")
     done = sorted(trained_latents(family, dataset))
     st.caption("Trained: " + (", ".join(f"**{d}**" for d in done) if done else "none yet"))
-    return state.sync(key, "latent")
+    return latent
 
 
 def beta(page: str) -> float:
-    key = f"{page}_beta"
-    state.init(key, "beta", 1.0, lambda v: v in BETAS)
-    st.select_slider("β (weight of the KL term)", options=list(BETAS), key=key,
-                     help="β = 1 is the ordinary VAE; larger β pulls codes harder towards N(0, I).")
-    return state.sync(key, "beta")
+    """β of the KL term, in the URL as ``beta``."""
+    return st.select_slider("β (weight of the KL term)", options=BETAS, **state.linked(f"{page}_beta", "beta", 1.0, BETAS),
+                            help="β = 1 is the ordinary VAE; larger β pulls codes harder towards N(0, I).")

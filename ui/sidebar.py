@@ -15,10 +15,8 @@ LABELS = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST"}
 
 
 def render() -> None:
-    state.init(DATASET_KEY, "dataset", "mnist", lambda v: v in DATASETS)
     with st.sidebar:
-        st.selectbox("Data set", DATASETS, key=DATASET_KEY, format_func=LABELS.get)
-        state.sync(DATASET_KEY, "dataset")
+        st.selectbox("Data set", DATASETS, format_func=LABELS.get, **state.linked(DATASET_KEY, "dataset", "mnist", DATASETS))
         device = store().device
         st.caption(f"Training on **{'GPU (' + _gpu_name() + ')' if device.type == 'cuda' else 'CPU'}**")
 
@@ -31,7 +29,7 @@ def _gpu_name() -> str:
 
 def dataset() -> str:
     """The data set chosen in the sidebar; checked to be present, else a message and a stop."""
-    name = st.session_state.get(f"_kept_{DATASET_KEY}") or st.session_state.get(DATASET_KEY) or "mnist"
+    name = st.session_state.get(DATASET_KEY, "mnist")  # not set when a page runs alone (its AppTest)
     try:
         find_dataset_dir(name)
     except DataError as exc:

@@ -28,13 +28,16 @@ PRESETS = {
     "random": ("Random", None, None, 2),
 }
 
-# Keys in st.session_state.
+# Keys in st.session_state. The four sliders are bound to the URL: their keys are the parameters.
 PRESET, SEED, VERSION = "tconv_preset", "tconv_seed", "tconv_version"
-STRIDE, PADDING, OUTPUT_PADDING, DILATION = "tconv_stride", "tconv_padding", "tconv_output_padding", "tconv_dilation"
+STRIDE, PADDING, OUTPUT_PADDING, DILATION = "stride", "padding", "outpad", "dilation"
 STEP, PLAYING, TICK = "tconv_step", "tconv_playing", "tconv_tick"
 TEXT = {"x": "tconv_x_text", "k": "tconv_k_text"}          # the grids as "0,1;2,3", mirrored in the URL
 LIMITS = {"x": tconv.MAX_INPUT, "k": tconv.MAX_KERNEL}
 LABELS = {"x": "Input", "k": "Kernel"}
+
+
+PRESET_LINK = (PRESET, "preset", "slide-1", PRESETS)   # the preset in the URL: key, parameter, default, choices
 
 
 # --- the grids as text (URL) and as editor rows ---------------------------------------------
@@ -112,17 +115,15 @@ def _on_resize(name: str) -> None:
 
 
 def _init_state() -> None:
-    state.init(PRESET, "preset", "slide-1", lambda v: v in PRESETS)
+    state.init(*PRESET_LINK)
     preset = st.session_state[PRESET]
     if preset == "random":
         state.init(SEED, "seed", 0, lambda v: v >= 0)
     x_rows, k_rows = preset_grids(preset, st.session_state.get(SEED, 0))
     state.init(TEXT["x"], "x", to_text(x_rows))
     state.init(TEXT["k"], "k", to_text(k_rows))
-    state.init(STRIDE, "stride", PRESETS[preset][3], lambda v: STRIDES[0] <= v <= STRIDES[1])
-    state.init(PADDING, "padding", 0, lambda v: PADDINGS[0] <= v <= PADDINGS[1])
-    state.init(OUTPUT_PADDING, "outpad", 0, lambda v: OUTPUT_PADDINGS[0] <= v <= OUTPUT_PADDINGS[1])
-    state.init(DILATION, "dilation", 1, lambda v: DILATIONS[0] <= v <= DILATIONS[1])
+    if STRIDE not in st.session_state and STRIDE not in st.query_params:
+        st.session_state[STRIDE] = PRESETS[preset][3]   # the preset's stride, unless the link gives one
     st.session_state.setdefault(VERSION, 0)
     for name in ("x", "k"):   # size boxes follow the grid (also after leaving and coming back)
         if f"tconv_{name}_rows" not in st.session_state:
@@ -149,7 +150,7 @@ def _grid_editor(name: str) -> list[list]:
         column_config={c: st.column_config.TextColumn(c, width=EDITOR_COLUMN) for c in base.columns})
     cells = edited.astype(object).where(edited.notna(), None).values.tolist()
     st.session_state[TEXT[name]] = to_text(cells)
-    state.sync(TEXT[name], name)
+    state.sync(TEXT[name], name)   # after the edit: the URL holds what the grid shows now
     return cells
 
 
@@ -158,20 +159,21 @@ def controls() -> Settings:
     _init_state()
     preset, *sliders = st.columns([3, 2, 2, 2, 2], gap="medium")
     with preset:
-        st.selectbox("Preset", list(PRESETS), key=PRESET, format_func=lambda n: PRESETS[n][0], on_change=_on_preset)
-        state.sync(PRESET, "preset")
+        st.selectbox("Preset", list(PRESETS), format_func=lambda n: PRESETS[n][0], on_change=_on_preset,
+                     **state.linked(*PRESET_LINK))
         if st.session_state[PRESET] == "random":
             st.button("New numbers", key="tconv_new_random", on_click=_on_new_random, icon=":material/casino:")
             state.sync(SEED, "seed")
-    sliders[0].slider("Stride", *STRIDES, key=STRIDE, help="Step between the scaled kernels in the output.")
-    sliders[1].slider("Padding", *PADDINGS, key=PADDING,
-                      help="Rows and columns cropped from each border of the result.")
-    sliders[2].slider("Output padding", *OUTPUT_PADDINGS, key=OUTPUT_PADDING,
-                      help="Extra rows and columns at the bottom and right; "
-                           "must be smaller than the stride or the dilation.")
-    sliders[3].slider("Dilation", *DILATIONS, key=DILATION, help="Spacing between the kernel's taps.")
-    values = [state.sync(k, p) for k, p in ((STRIDE, "stride"), (PADDING, "padding"),
-                                            (OUTPUT_PADDING, "outpad"), (DILATION, "dilation"))]
+    values = [
+        sliders[0].slider("Stride", *STRIDES, **state.bound(STRIDE),
+                          help="Step between the scaled kernels in the output."),
+        sliders[1].slider("Padding", *PADDINGS, **state.bound(PADDING),
+                          help="Rows and columns cropped from each border of the result."),
+        sliders[2].slider("Output padding", *OUTPUT_PADDINGS, **state.bound(OUTPUT_PADDING),
+                          help="Extra rows and columns at the bottom and right; "
+                               "must be smaller than the stride or the dilation."),
+        sliders[3].slider("Dilation", *DILATIONS, **state.bound(DILATION), help="Spacing between the kernel's taps."),
+    ]
     left, right = st.columns([3, 2], gap="large")   # room for 8 input columns, 5 kernel columns
     with left:
         x_cells = _grid_editor("x")
@@ -284,7 +286,7 @@ def step_player(e: tconv.Explanation) -> None:
                     icon=":material/pause:" if playing else ":material/play_arrow:", type="primary",
                     disabled=n == 1, width="stretch")
         if n > 1:
-            right.slider("Step", 1, n, key=STEP)
+            right.slider("Step", 1, n, key=STEP, persist_state="page")
         t = st.session_state[STEP]
         st.markdown(step_caption(e, t))
         show(step_figure(e, t) + STEP_LEGEND)

@@ -30,6 +30,14 @@ def page_test(name: str, timeout: float = 120):
     return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=timeout)
 
 
+def open_tab(at, key: str, label: str):
+    """Open the tab ``label`` of the tabs ``key`` (a page computes its open tab only) and rerun."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def run_until_trained(at, timeout: float = 180):
     """Rerun the page until no training job is active (AppTest does not tick fragments)."""
     from ui.resources import registry

@@ -1,11 +1,61 @@
-"""AppTest of the entry file: navigation, sidebar, link notices."""
+"""AppTest of the entry file: navigation, sidebar, and the notices about values ignored in a link."""
+
+import time
+
+from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import ROOT
-from streamlit.testing.v1 import AppTest
+
+
+def app(**link) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(link)
+    return at
+
+
+def notices_on(at: AppTest, page: str, timeout: float = 180) -> list[str]:
+    """Open ``page`` through the entry file; the notices shown until its models are trained (a run
+    that stops early, for a model still training, shows them in a later run)."""
+    from ui.resources import registry
+
+    at.run()
+    at.switch_page(f"pages/{page}.py")
+    seen, deadline = [], time.time() + timeout
+    while True:
+        at.run()
+        assert not at.exception, at.exception
+        seen += [t.value for t in at.toast]
+        if not registry().active() or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    at.run()
+    return seen + [t.value for t in at.toast]
+
+
+def navigate(at: AppTest, page: str) -> AppTest:
+    """Follow the sidebar's link to ``page`` (a bare address: no query string) and wait for its models."""
+    from tests.app.conftest import run_until_trained
+
+    at.query_params.clear()
+    at.switch_page(f"pages/{page}.py")
+    return run_until_trained(at)
+
+
+def test_values_are_kept_per_page_for_the_session():
+    at = app().run()
+    navigate(at, "autoencoder").select_slider(key="ae_latent").set_value(5)
+    at.button_group(key="ae_arch").set_value("conv")
+    navigate(at, "vae")
+    assert at.select_slider(key="vae_latent").value == 2                 # the VAE page's own latent size
+    assert at.button_group(key="vae_arch").value == "mlp"
+    navigate(at, "autoencoder")
+    assert at.select_slider(key="ae_latent").value == 5                  # kept while away
+    assert at.button_group(key="ae_arch").value == "conv"
+    assert (at.query_params["latent"], at.query_params["arch"]) == ("5", "conv")   # and in the link again
 
 
 def test_home_and_sidebar():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = app().run()
     assert not at.exception
     assert at.title[0].value == "Autoencoders and variational autoencoders"
     assert at.sidebar.selectbox(key="dataset").value == "mnist"
@@ -13,8 +63,22 @@ def test_home_and_sidebar():
 
 
 def test_bad_dataset_in_link_falls_back_with_notice():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params["dataset"] = "cifar"
-    at.run()
+    at = app(dataset="cifar").run()
     assert at.sidebar.selectbox(key="dataset").value == "mnist"
     assert any("dataset=cifar" in t.value for t in at.toast)
+
+
+def test_values_ignored_in_a_link_are_named_once():
+    # linked by hand (latent, arch) and bound by Streamlit (the tab), each in a notice
+    seen = notices_on(app(latent="999", arch="transformer", ae_tab="Nowhere"), "autoencoder")
+    assert [n for n in seen if "latent=999" in n] == [
+        "Ignored `latent=999` in the link: not a valid value. Showing `2` instead."]
+    assert [n for n in seen if "arch=transformer" in n] == [
+        "Ignored `arch=transformer` in the link: not a valid value. Showing `mlp` instead."]
+    assert [n for n in seen if "ae_tab=Nowhere" in n] == [
+        "Ignored `ae_tab=Nowhere` in the link: not a valid value. Showing `Reconstructions` instead."]
+
+
+def test_a_bound_slider_names_a_bad_value_but_not_a_default():
+    seen = notices_on(app(stride="9", padding="0", dilation="2"), "transposed_conv")
+    assert seen == ["Ignored `stride=9` in the link: not a valid value. Showing `1` instead."]

@@ -1,9 +1,11 @@
-"""AppTest of the Autoencoder page: trains by itself, latent slider, Retrain, selection."""
+"""AppTest of the Autoencoder page: trains by itself, latent slider, Retrain, every tab, links."""
 
 import json
 import re
 
-from tests.app.conftest import page_test, run_until_trained
+from tests.app.conftest import open_tab, page_test, run_until_trained
+
+TABS = "ae_tab"  # the page's tabs: only the open one is computed
 
 
 def panel_text(at) -> str:
@@ -23,44 +25,65 @@ def elements(node):
         yield from elements(child)
 
 
+def images(node) -> list[str]:
+    """The images below ``node``, by media file (named by its content)."""
+    return [el.proto.imgs[0].url for el in elements(node) if el.type == "image"]
+
+
 def views(at) -> dict:
     """What the tabs drew from the model: the bottleneck rows (label -> image), the latent
     scatter's points, and the decoder playground's slider ranges."""
-    rows, label = {}, None
-    for el in elements(tab(at, "Bottleneck: latent size")):
+    label = "Bottleneck: latent size"
+    rows, row = {}, None
+    for el in elements(tab(open_tab(at, TABS, label), label)):
         if el.type == "markdown" and el.value.startswith("**"):
-            label = el.value.strip("*")
-        elif el.type == "image" and label:
-            rows[label] = el.proto.imgs[0].url  # media files are named by their content
-    scatter = next(el for el in elements(tab(at, "Latent space")) if el.type == "plotly_chart")
+            row = el.value.strip("*")
+        elif el.type == "image" and row:
+            rows[row] = el.proto.imgs[0].url
+    label = "Latent space"
+    scatter = next(el for el in elements(tab(open_tab(at, TABS, label), label)) if el.type == "plotly_chart")
     points = [(t["x"], t["y"]) for t in json.loads(scatter.proto.spec)["data"]]
-    ranges = [(el.label, el.min, el.max) for el in elements(tab(at, "Decoder playground")) if el.type == "slider"]
+    label = "Decoder playground"
+    ranges = [(el.label, el.min, el.max) for el in elements(tab(open_tab(at, TABS, label), label)) if el.type == "slider"]
     return {"rows": rows, "points": points, "ranges": ranges}
 
 
-def test_default_view_trains_and_shows_everything():
+def test_default_view_trains_and_shows_every_tab():
     at = run_until_trained(page_test("autoencoder"))
-    assert not at.exception
     assert "ae-mlp, latent 2" in panel_text(at) and "test BCE" in panel_text(at)
     assert at.select_slider(key="ae_latent").value == 2
-    assert at.button(key="ae_new_batch") is not None
-    assert len(at.get("image")) >= 4  # fixed and random montages, original and reconstruction
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 2  # bottleneck curve, latent scatter (+ plane)
+    assert len(images(tab(at, "Reconstructions"))) == 4   # fixed and random rows, original and reconstruction
+    assert not list(elements(tab(at, "Latent space")))     # closed tabs are not computed
+    v = views(at)
+    assert {"Ground truth", "Latent 2"} <= set(v["rows"])
+    assert len(v["points"]) == 10 and [r[0] for r in v["ranges"]] == ["z1", "z2"]
+
+
+def test_new_random_batch_draws_other_digits():
+    at = run_until_trained(page_test("autoencoder"))
+    fixed_before, random_before = images(tab(at, "Reconstructions"))[:2], images(tab(at, "Reconstructions"))[2:]
+    at.button(key="ae_new_batch").click().run()
+    shown = images(tab(at, "Reconstructions"))
+    assert shown[:2] == fixed_before and len(shown) == 4
+    assert set(shown[2:]).isdisjoint(random_before)
+
+
+def trained_caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Trained: "))
 
 
 def test_latent_change_and_retrain_reach_new_models():
     at = run_until_trained(page_test("autoencoder"))
+    assert "**5**" not in trained_caption(at)
     at.select_slider(key="ae_latent").set_value(5)
     at = run_until_trained(at)
     text = panel_text(at)
     assert "ae-mlp, latent 5" in text and "seed 0" in text
-    # the slider marks trained sizes
+    assert "**2**" in trained_caption(at) and "**5**" in trained_caption(at)  # the slider marks trained sizes
     retrain = [b for b in at.button if b.label == "Retrain"][0]
     retrain.click()
     at = run_until_trained(at)
     assert "ae-mlp, latent 5" in panel_text(at) and "seed 1" in panel_text(at)
-    assert not at.exception
 
 
 def seed(at) -> int:
@@ -87,22 +110,25 @@ def test_cnn_switch():
     at.button_group(key="ae_arch").set_value("conv")
     at = run_until_trained(at)
     assert "ae-conv, latent 2" in panel_text(at)
+    assert at.query_params["arch"] == "conv"
 
 
-def test_invalid_link_value_falls_back_with_notice():
+def test_invalid_link_values_fall_back():
     at = page_test("autoencoder")
     at.query_params["latent"] = "999"
     at.query_params["arch"] = "transformer"
     at = run_until_trained(at)
     assert at.select_slider(key="ae_latent").value == 2
-    assert "ae-mlp" in panel_text(at)
-    notices = at.session_state["_ui_link_notices"]
-    assert any("latent=999" in n for n in notices) and any("arch=transformer" in n for n in notices)
+    assert "ae-mlp, latent 2" in panel_text(at)
+    assert at.query_params["latent"] == "2" and at.query_params["arch"] == "mlp"
 
 
-def test_link_value_is_used():
+def test_link_sets_the_latent_size_and_the_tab():
     at = page_test("autoencoder")
     at.query_params["latent"] = "3"
+    at.query_params[TABS] = "Latent space"
     at = run_until_trained(at)
     assert at.select_slider(key="ae_latent").value == 3
     assert "latent 3" in panel_text(at)
+    assert any(el.type == "plotly_chart" for el in elements(tab(at, "Latent space")))
+    assert not list(elements(tab(at, "Reconstructions")))

@@ -55,7 +55,7 @@ def test_tsne_view_says_it_subsamples():
     assert "t-SNE of 1,000 random test images" in spec["layout"]["title"]["text"]
 
 
-def test_bad_link_value_falls_back_with_a_notice():
+def test_bad_link_value_falls_back():
     at = page_test("clustering")
     at.query_params["k"] = "99"
     at = run_until_trained(at)

@@ -13,7 +13,7 @@ def test_denoise_page_trains_both_and_noise_slider_changes_numbers():
     at = run_until_trained(page_test("denoise"))
     m = _metrics(at)
     assert {"Noisy input: PSNR", "MLP output: PSNR", "CNN output: PSNR", "MLP output: SSIM", "CNN output: SSIM"} <= set(m)
-    at.slider(key="denoise_test_level").set_value(0.2).run()
+    at.slider(key="test").set_value(0.2).run()
     assert not at.exception
     m2 = _metrics(at)
     assert float(m2["Noisy input: PSNR"].split()[0]) > float(m["Noisy input: PSNR"].split()[0])
@@ -28,5 +28,5 @@ def test_denoise_page_other_noise_from_url():
     at.query_params["train"] = "0.3"
     run_until_trained(at)
     assert at.radio(key="denoise_noise").value == "mask"
-    assert at.slider(key="denoise_train_level").value == 0.3
+    assert at.slider(key="train").value == 0.3
     assert not at.exception

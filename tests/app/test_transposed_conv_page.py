@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from apcore import tconv
-from tests.app.conftest import page_test
+from tests.app.conftest import open_tab, page_test
 
 SLIDE_1 = [[0, 4, 1], [8, 16, 6], [4, 12, 9]]
 SLIDE_2 = [[0, 0, 1, 4], [0, 0, 2, 3], [2, 8, 3, 12], [4, 6, 6, 9]]
@@ -36,27 +36,28 @@ def at():
 def test_defaults_show_slide_stride_1(at):
     assert not at.error
     assert html_grid(at, "tconv-running") == SLIDE_1          # last step: the whole output
-    assert html_grid(at, "tconv-equivalent") == SLIDE_1
     assert "Matches `torch.nn.ConvTranspose2d`" in at.success[0].value
     assert any("= \\mathbf{3}" in x.value for x in at.latex)
-    assert at.query_params["x"] == "0,1;2,3" and at.query_params["stride"] == "1"   # a slide can link here
+    assert at.query_params["x"] == "0,1;2,3" and at.query_params["preset"] == "slide-1"   # a slide can link here
+    assert all("tconv-equivalent" not in el.value for el in at.get("html"))  # closed tabs are not drawn
+    open_tab(at, "tconv_tab", "As an ordinary convolution")
+    assert html_grid(at, "tconv-equivalent") == SLIDE_1
 
 
 def test_changing_stride_updates_output(at):
-    at.slider(key="tconv_stride").set_value(2)
+    at.slider(key="stride").set_value(2)   # bound to ?stride=: the browser test sees the URL follow
     run(at)
     expected = tconv.transposed_conv_steps([[0, 1], [2, 3]], [[4, 1], [2, 3]], stride=2)[1].tolist()
     assert html_grid(at, "tconv-running") == expected == [[0, 0, 4, 1], [0, 0, 2, 3], [8, 2, 12, 3], [4, 6, 6, 9]]
     assert any("= \\mathbf{4}" in x.value for x in at.latex)
-    assert at.query_params["stride"] == "2"
 
 
 def test_preset_stride_2_and_padding_crop(at):
     at.selectbox(key="tconv_preset").set_value("slide-2")
     run(at)
-    assert at.slider(key="tconv_stride").value == 2
+    assert at.slider(key="stride").value == 2
     assert html_grid(at, "tconv-running") == SLIDE_2
-    at.slider(key="tconv_padding").set_value(1)
+    at.slider(key="padding").set_value(1)
     run(at)
     assert html_grid(at, "tconv-output") == [[0, 2], [8, 3]]   # the slide's output without its border
     assert html_grid(at, "tconv-running") == SLIDE_2
@@ -113,6 +114,14 @@ def test_link_sets_grid_and_settings():
     assert at.number_input(key="tconv_k_rows").value == 1
 
 
+def test_link_opens_a_tab():
+    at = page_test("transposed_conv", timeout=60)
+    at.query_params["tconv_tab"] = "Overlap map"
+    run(at)
+    assert html_grid(at, "tconv-overlap") == [[1, 2, 1], [2, 4, 2], [1, 2, 1]]   # 2x2 kernel, stride 1
+    assert all("tconv-running" not in el.value for el in at.get("html"))
+
+
 def test_random_preset_and_resize(at):
     at.selectbox(key="tconv_preset").set_value("random")
     run(at)
@@ -130,6 +139,7 @@ def test_random_preset_and_resize(at):
 
 
 def test_decoder_layers_listed(at):
+    open_tab(at, "tconv_tab", "In the decoders")
     table = at.dataframe[-1].value
     assert list(table["output (C, H, W)"]) == ["16 × 14 × 14", "1 × 28 × 28"] * 2
     assert set(table["model"]) == {"Conv AE", "Conv VAE"}

@@ -28,19 +28,21 @@ def wait_for_text(page, pattern: str, timeout_ms: int = 180_000) -> None:
     page.get_by_text(re.compile(pattern)).first.wait_for(timeout=timeout_ms)
 
 
-def open_tab(page, name: str) -> None:
+def open_tab(page, name: str, drawn: str) -> None:
+    """Click the tab ``name``; the page computes the open tab only: wait until ``drawn`` (a JS
+    expression) holds of what it drew."""
     page.get_by_role("tab", name=name).click()
+    page.wait_for_function(f"() => {drawn}")
     wait_for_app(page)
 
 
 def views(page) -> dict:
     """The bottleneck rows, the latent scatter's points and the decoder playground's slider ranges."""
-    open_tab(page, "Bottleneck: latent size")
+    open_tab(page, "Bottleneck: latent size", f"Object.keys(({ROWS})()).length > 1")
     rows = page.evaluate(ROWS)
-    open_tab(page, "Latent space")
-    page.wait_for_function(POINTS)
+    open_tab(page, "Latent space", f"({POINTS})()")
     points = page.evaluate(POINTS)
-    open_tab(page, "Decoder playground")
+    open_tab(page, "Decoder playground", f"({RANGES})().length > 0")
     return {"rows": rows, "points": points, "ranges": page.evaluate(RANGES)}
 
 
@@ -61,6 +63,7 @@ def test_autoencoder_slider_and_retrain(page, app_url):
 
     before = views(page)
     assert {"Ground truth", "Latent 2", "Latent 3"} <= set(before["rows"]) and len(before["ranges"]) == 3
+    assert "ae_tab=Decoder" in page.url and "latent=3" in page.url   # the open tab is in the link too
 
     # Retrain: progress appears, then the retrained model (seed 1) replaces the cached one.
     page.get_by_role("button", name="Retrain").first.click()

@@ -56,3 +56,12 @@ def test_step_through_the_animation(page, app_url):
     wait_for_app(page)
     assert "Step 4 of 4" in step_text(page)
     no_exception(page)
+
+    # The stride slider is bound to the link: stride 2 spreads the output to 4 x 4, and the URL says so.
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Stride").get_by_role("slider")
+    thumb.focus()
+    thumb.press("ArrowRight")
+    page.wait_for_function("() => document.querySelectorAll(\"table[data-testid='tconv-running'] td\").length === 16")
+    wait_for_app(page)
+    assert "stride=2" in page.url
+    no_exception(page)
