@@ -1,4 +1,5 @@
-"""apcore.cluster: each representation and pipeline, the algorithms on known blobs, the UMAP cache (the scores themselves: tests/test_metrics.py)."""
+"""apcore.cluster: each representation and pipeline, the algorithms on known blobs, the UMAP cache
+(the scores themselves: tests/test_metrics.py)."""
 
 import numpy as np
 import pytest
