@@ -28,8 +28,10 @@ hall.follow({p.url_path: p for p in PAGES}, page.url_path)  # a follower takes t
 sidebar.render()
 with st.sidebar:
     hall.sidebar_controls(page.url_path)
+hall.follow_bar()
+hall.publish(page.url_path)  # at once: a long run (a first UMAP) must not hold the room back
 try:
     page.run()
-finally:  # pages may st.stop(); the view they reached is still the lecturer's view
+finally:  # again with the widgets this run created; pages may st.stop() halfway
     hall.publish(page.url_path)
 state.show_notices()

@@ -277,7 +277,9 @@ def follow(pages: dict, current: str) -> None:
         return
     st.session_state[VERSION] = view.version
     if view.page != current and view.page in pages:
-        st.switch_page(pages[view.page])
+        # An explicit empty dict, not None: switch_page would clear() the query string, which
+        # raises while a widget of this page is bound to it. The next run sets the values.
+        st.switch_page(pages[view.page], query_params={})
     for key, value in view.state.items():
         try:
             if st.session_state.get(key, ...) != value:
@@ -288,9 +290,14 @@ def follow(pages: dict, current: str) -> None:
 
 @st.fragment(run_every=FOLLOW_EVERY_S)
 def _heartbeat() -> None:
-    """Once a second: count this session for the badge; a follower reruns when the lecturer moved."""
+    """Once a second: count this session, redraw a presenter's badge; a follower reruns when the
+    lecturer moved."""
     h = hall()
     h.seen(session_id(), role(), following())
+    if is_presenter():
+        followers = h.counts()[1]
+        st.success(f"**Presenting** · {followers} following", icon=":material/co_present:")
+        return
     view = h.view
     if following() and view is not None and view.version != st.session_state.get(VERSION) \
             and h.presenter_connected():
@@ -337,22 +344,29 @@ def sidebar_controls(page: str) -> None:
         _write_cookie(st.session_state["_hall_token"], TOKEN_DAYS * 86400)
     if st.session_state.pop("_hall_clear_cookie", False):
         _write_cookie("", 0)
-    _heartbeat()
-    presenters, followers = hall().counts()
     if notice := st.session_state.pop("_hall_notice", None):
         st.warning(notice)
+    _heartbeat()
     if is_presenter():
-        st.success(f"**Presenting** · {followers} following", icon=":material/co_present:")
         st.button("Stop presenting on this device", on_click=_sign_out, key="hall_sign_out")
         return
-    if following() and presenters:
-        st.info("**Following the lecturer**: this page shows what they show.", icon=":material/visibility:")
-        st.button("Explore on my own", on_click=_set_following, args=(False,), key="hall_explore", width="stretch")
-    elif presenters:
-        st.button("Back to the lecturer", on_click=_set_following, args=(True,), key="hall_follow",
-                  type="primary", width="stretch")
     with st.expander("Lecturer sign-in"):
         st.text_input("Presenter key", type="password", key="hall_key_input", on_change=_sign_in)
+
+
+def follow_bar() -> None:
+    """Above the page, for the audience while a lecturer presents: following or not, and the one
+    button that switches (in the main area: a phone's sidebar is folded away)."""
+    if presenter_key() is None or is_presenter() or not hall().presenter_connected():
+        return
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    if following():
+        left.caption(":material/visibility: **Following the lecturer**: this page shows what they show.")
+        right.button("Explore on my own", on_click=_set_following, args=(False,), key="hall_explore", width="stretch")
+    else:
+        left.caption(":material/explore: **Exploring on your own**: the lecturer's moves do not change this page.")
+        right.button("Back to the lecturer", on_click=_set_following, args=(True,), key="hall_follow",
+                     type="primary", width="stretch")
 
 
 # -- sharing the view ----------------------------------------------------------------------------

@@ -6,57 +6,45 @@ Tiny training budgets (``APCORE_EPOCHS``, ``APCORE_TRAIN_LIMIT``) keep each mode
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from bench.browser import CHROMIUM, launch, start_server, stop_server
+from bench.browser import wait_for_app as _wait_for_app
 
 pytestmark = pytest.mark.e2e
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+HALL_KEY = "e2e-presenter-key"
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, APCORE_EPOCHS="1", APCORE_TRAIN_LIMIT="6000",
-               APCORE_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("e2e-checkpoints")))
-    log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit server did not answer /_stcore/health within 60 s")
-    yield url
-    proc.terminate()
+def checkpoints(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e-checkpoints")
+
+
+def _serve(tmp_path_factory, checkpoints, **env):
+    base = {k: v for k, v in os.environ.items() if k != "APCORE_PRESENTER_KEY"}
+    base.update(APCORE_EPOCHS="1", APCORE_TRAIN_LIMIT="6000", APCORE_CHECKPOINT_DIR=str(checkpoints), **env)
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        return start_server(base, tmp_path_factory.mktemp("e2e-log") / "streamlit.log")
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, checkpoints):
+    """A lecturer alone: no presenter key, every session presents."""
+    proc, url = _serve(tmp_path_factory, checkpoints)
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def hall_url(tmp_path_factory, checkpoints):
+    """A lecture hall: ``HALL_KEY`` set; the same checkpoints as ``app_url``."""
+    proc, url = _serve(tmp_path_factory, checkpoints, APCORE_PRESENTER_KEY=HALL_KEY)
+    yield url
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +54,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-            "--no-first-run", "--disable-component-update", "--disable-sync"])
+        b = launch(pw)
         yield b
         b.close()
 
@@ -84,8 +70,7 @@ def page(browser):
 
 def wait_for_app(page, timeout_ms: int = 120_000) -> None:
     """Wait until a script run has finished and no skeleton remains; fail on an exception element."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
+    _wait_for_app(page, timeout_ms)
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
 
 
