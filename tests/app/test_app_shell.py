@@ -33,12 +33,13 @@ def notices_on(at: AppTest, page: str, timeout: float = 180) -> list[str]:
 
 
 def navigate(at: AppTest, page: str) -> AppTest:
-    """Follow the sidebar's link to ``page`` (a bare address: no query string) and wait for its models."""
-    from tests.app.conftest import run_until_trained
-
+    """Follow the sidebar's link to ``page`` (a bare address: no query string). Its widgets are
+    drawn before its models are trained: no need to wait for them."""
     at.query_params.clear()
     at.switch_page(f"pages/{page}.py")
-    return run_until_trained(at)
+    at.run()
+    assert not at.exception, at.exception
+    return at
 
 
 def test_values_are_kept_per_page_for_the_session():

@@ -1,5 +1,6 @@
 """AppTest of the VAE page: VAE and comparison AE train, every panel renders, links."""
 
+from apcore.defaults import default_config
 from tests.app.conftest import open_tab, page_test, run_until_trained
 
 TABS = "vae_tab"  # the page's tabs: only the open one is computed
@@ -37,8 +38,13 @@ def test_beta_and_latent_make_new_models():
 
 
 def test_the_slides_link_opens_its_model():
+    from ui.resources import registry
+
     at = page_test("vae")
     at.query_params.update({"latent": "2", "beta": "4"})   # /vae?latent=2&beta=4, as on the slides
-    at = run_until_trained(at)
+    at.run()
     assert at.select_slider(key="vae_latent").value == 2 and at.select_slider(key="vae_beta").value == 4.0
-    assert "VAE · vae-mlp, latent 2, mnist, beta 4" in text(at)
+    assert "VAE · vae-mlp, latent 2, mnist, beta 4**" in text(at)  # its panel (training or trained)
+    config = default_config("vae-mlp", latent_dim=2, beta=4.0)
+    if job := registry().get(config):
+        job.cancel()  # no other test needs this model
