@@ -82,8 +82,10 @@ if tab_latent.open:
                                     key="ae_scatter", on_select="rerun", selection_mode="points")
         with right:
             picked = figures.selected_indices(event)
-            if picked:
-                i = picked[0]
+            if picked:  # kept as plain state: the room following the lecturer sees the same digit
+                st.session_state["ae_picked"] = picked[0]
+            i = st.session_state.get("ae_picked")
+            if i is not None:
                 st.markdown(f"**Test image {i}** (label {names[data.test_labels[i]]})")
                 images.show_rows({"Digit": data.test_images[i:i + 1],
                                   "Reconstruction": explore.reconstruct(model, data.test_images[i:i + 1])}, width=160)

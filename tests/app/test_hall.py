@@ -208,3 +208,35 @@ def test_audience_tsne_needs_the_lecturer(keyed, monkeypatch):
     at.radio(key="ae_projection").set_value("tsne").run()
     assert not at.exception, at.exception
     assert any(hall.COMPUTE_REFUSED in i.value for i in at.info)
+
+
+def test_a_selected_point_is_plain_state_a_follower_can_take(monkeypatch):
+    from tests.app.conftest import run_until_trained
+
+    monkeypatch.delenv("APCORE_PRESENTER_KEY", raising=False)
+    at = page_test("autoencoder")
+    at.query_params["ae_tab"] = "Latent space"
+    run_until_trained(at)
+    assert any("Click a point" in i.value for i in at.info)
+    at.session_state["ae_picked"] = 7  # what follow() sets from the lecturer's published view
+    at.run()
+    assert any(m.value.startswith("**Test image 7**") for m in at.markdown)
+
+
+def test_view_state_publishes_plain_values_not_buttons_or_selections():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+
+        from ui import hall
+
+        st.slider("s", 0, 10, 3, key="p_slider")
+        st.button("b", key="p_button")
+        st.session_state.setdefault("p_plain", 5)
+        st.session_state.setdefault("_p_private", 1)
+        st.text(repr(sorted(hall.view_state().items())))
+
+    at = AppTest.from_function(script)
+    at.run()
+    assert at.text[-1].value == repr([("p_plain", 5), ("p_slider", 3)])
