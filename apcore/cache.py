@@ -266,7 +266,7 @@ class ModelStore:
         history = train.fit(model, config, data, self.device, on_progress, should_stop, snapshotter)
         seconds = time.perf_counter() - start
         model.requires_grad_(False)
-        scores = metrics.evaluate(model, config, data, self.device)
+        scores = metrics.evaluate(model, config, data)
         log.info("trained %s in %.1f s: %s", config.describe(), seconds, scores)
         return TrainedModel(config, model, history, scores, seconds, self.device.type, time.time(),
                             snapshots=snapshotter.record())

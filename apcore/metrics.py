@@ -86,10 +86,8 @@ def reconstruction_errors(model: Autoencoder, images: torch.Tensor) -> np.ndarra
 
 
 @torch.no_grad()
-def evaluate(model: Autoencoder, config: ModelConfig, data: Dataset,
-             device: torch.device | None = None) -> dict[str, float]:
-    """Every test-set metric that applies to ``config``, as plain floats, computed where the model
-    is (``device`` is not used: the argument stays for the callers that still pass it)."""
+def evaluate(model: Autoencoder, config: ModelConfig, data: Dataset) -> dict[str, float]:
+    """Every test-set metric that applies to ``config``, as plain floats, computed where the model is."""
     device = model.device
     images, labels = data.test_images, data.test_labels
     gen = torch.Generator(device=device).manual_seed(NOISE_SEED)

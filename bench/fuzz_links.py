@@ -16,6 +16,7 @@ import argparse
 import os
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +27,9 @@ HOSTILE = ["-1", "0", "1", "2", "-999999999999", "99999999999999999999999", "1e3
            ",", "0x10", "½", "٣", "日本語", "🙂", "<script>alert(1)</script>", "'; DROP TABLE x; --", "../../etc/passwd",
            "%00", "\x00", "\n", "a" * 10_000, "9" * 10_000, "1" * 400, "mnist", "fashion-mnist", "ae-mlp", "tsne",
            "Latent space", "gaussian", "salt-pepper"]
+# Bound by Streamlit (bind="query-params"): absent from the URL at their defaults, so a plain run
+# does not reveal them; every page gets them (on the others they are unknown parameters).
+BOUND = ["pca", "train", "test", "stride", "padding", "outpad", "dilation", "ae_tab", "vae_tab", "tconv_tab"]
 UNKNOWN = ["foo", "presenter", "page", "__proto__", "x" * 300, "latent[]", "ümlaut", "dataset2"]
 
 
@@ -33,7 +37,7 @@ def fuzz_cases(names: list[str], n: int, seed: int = 0) -> list[dict[str, str | 
     """``n`` query strings (param -> value, or a list of values for a repeated parameter) over the
     page's own ``names`` and some unknown ones, deterministic for a seed."""
     rng = random.Random(seed)
-    pool = list(names) + UNKNOWN
+    pool = sorted(set(names) | set(BOUND)) + UNKNOWN
     cases = []
     for _ in range(n):
         case: dict[str, str | list[str]] = {}
@@ -96,8 +100,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     os.environ.setdefault("APCORE_PRESENTER_KEY", "bench-fuzz-key")   # every run is audience
+    # Tiny models in a folder of their own (links are what is tested here, not models).
     os.environ.setdefault("APCORE_EPOCHS", "1")
     os.environ.setdefault("APCORE_TRAIN_LIMIT", "1000")
+    os.environ.setdefault("APCORE_CLUSTER_LIMIT", "1000")
+    os.environ.setdefault("APCORE_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="bench-fuzz-"))
     sys.path.insert(0, str(ROOT))
     from bench.common import write_table
 

@@ -144,7 +144,7 @@ def run(config, graphs: bool) -> tuple[float, float, dict]:
     torch.cuda.synchronize()
     wall = time.perf_counter() - start
     per_epoch = statistics.median(r["seconds"] for r in history[1:]) if len(history) > 1 else history[0]["seconds"]
-    return per_epoch, wall, metrics.evaluate(model, config, data, device)
+    return per_epoch, wall, metrics.evaluate(model, config, data)
 
 
 def main() -> None:

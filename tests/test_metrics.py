@@ -132,7 +132,7 @@ def tiny_trained(mnist, **changes):
 def test_evaluate_metric_names(kind, mnist):
     changes, names = KINDS[kind]
     model, config = tiny_trained(mnist, **changes)
-    m = evaluate(model, config, mnist, CPU)
+    m = evaluate(model, config, mnist)
     assert set(m) == names
     assert all(isinstance(v, float) and np.isfinite(v) for v in m.values())
     for k in ("cluster_acc", "cluster_nmi", "auroc"):
@@ -152,7 +152,7 @@ def test_evaluate_metric_names(kind, mnist):
 
 def test_evaluate_test_recon_against_bce(mnist):
     model, config = tiny_trained(mnist, family="ae-mlp")
-    m = evaluate(model, config, mnist, CPU)
+    m = evaluate(model, config, mnist)
     x = to_float(mnist.test_images)
     with torch.no_grad():
         logits = model(x).double()
@@ -162,7 +162,7 @@ def test_evaluate_test_recon_against_bce(mnist):
 
 def test_evaluate_psnr_against_skimage(mnist):
     model, config = tiny_trained(mnist, family="ae-mlp", noise="salt-pepper", noise_level=0.2)
-    m = evaluate(model, config, mnist, CPU)
+    m = evaluate(model, config, mnist)
     # Rebuild the fixed corruption of the test set the way evaluate() documents it.
     gen = torch.Generator().manual_seed(metrics.NOISE_SEED)
     noisy, out, clean_all = [], [], []
@@ -185,7 +185,7 @@ def test_evaluate_psnr_against_skimage(mnist):
 
 def test_evaluate_auroc_against_sklearn(mnist):
     model, config = tiny_trained(mnist, family="ae-mlp", normal_classes=(1,))
-    m = evaluate(model, config, mnist, CPU)
+    m = evaluate(model, config, mnist)
     errors = metrics.reconstruction_errors(model, mnist.test_images)
     assert errors.shape == (10000,)
     y = (mnist.test_labels != 1).numpy().astype(int)
