@@ -11,6 +11,7 @@ from apcore.config import ARCHITECTURES
 from apcore.data import CLASS_NAMES
 from ui import anomaly as view
 from ui import images, resources, sidebar, state, training, upload
+from ui.notebook import download_notebook
 
 ui.require_app()
 
@@ -48,6 +49,7 @@ normal_label = ", ".join(names[c] for c in config.normal_classes)
 trained = training.trained_model(config, f"{ARCHITECTURES[family]} autoencoder, latent {latent}, trained on {normal_label} only")
 if trained is None:
     st.stop()
+download_notebook("anomaly", trained, measure=measure)
 
 s = view.scores(trained, measure, name)
 threshold = st.select_slider("Threshold: flag a test image as anomalous when its score is above", s.grid,

@@ -7,6 +7,7 @@ import ui
 from apcore import cluster, explore
 from apcore.defaults import default_config
 from ui import controls, figures, images, sidebar, state, training
+from ui.notebook import download_notebook
 from ui.explore import projection, test_codes
 from ui.resources import dataset, store
 
@@ -27,6 +28,8 @@ trained = training.trained_model(config)
 if trained is None:
     st.info("The model appears here as soon as it is trained.")
     st.stop()
+download_notebook("autoencoder", trained,
+                  projection=st.session_state.get("ae_projection", "pca") if latent > 2 else "auto")
 
 data = dataset(ds)
 model = trained.model

@@ -8,6 +8,7 @@ from apcore import cluster, defaults
 from ui import clustering as view
 from ui import sidebar, state
 from ui.images import montage
+from ui.notebook import download_notebook
 from ui.resources import dataset
 from ui.training import trained_model
 
@@ -51,6 +52,9 @@ with left:
 with right:
     vae = trained_model(defaults.cluster_vae_config(latent, name))
 models = {"ae": ae, "vae": vae}
+if ready := [m for m in models.values() if m is not None]:
+    download_notebook("clustering", ready[0], algorithm=algo, k=k, pca_components=pca_n, umap=umap_on,
+                      also=[m.config for m in ready[1:]])
 
 wanted = cluster.comparison(algo, k, pca_n, umap_on, [r for r, m in models.items() if m is not None])
 with st.spinner("Clustering every representation (first time: up to a minute with UMAP)…"):

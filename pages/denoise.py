@@ -7,6 +7,7 @@ from apcore import defaults
 from apcore.config import ARCHITECTURES
 from ui import denoise as view
 from ui import images, resources, sidebar, state, training, upload
+from ui.notebook import download_notebook
 
 ui.require_app()
 
@@ -42,6 +43,8 @@ for family in defaults.DENOISERS:
 ready = {f: t for f, t in trained.items() if t is not None}
 if not ready:
     st.stop()
+first_model, *others = ready.values()
+download_notebook("denoise", first_model, test_level=test_level, also=[t.config for t in others])
 
 st.subheader(f"Test digits at {noise} noise {test_level:.2f}")
 quality = {f: view.quality(t, name, noise, test_level) for f, t in ready.items()}

@@ -9,6 +9,7 @@ import ui
 from apcore import explore
 from apcore.defaults import default_config
 from ui import controls, figures, images, sidebar, state, training
+from ui.notebook import download_notebook
 from ui.explore import test_codes
 from ui.resources import dataset
 
@@ -34,6 +35,7 @@ ae = training.trained_model(ae_config, label=f"AE for comparison · {ae_config.d
 if vae is None:
     st.info("The VAE appears here as soon as it is trained.")
     st.stop()
+download_notebook("vae", vae, seed=st.session_state.get("vae_prior_seed", 0))
 
 data = dataset(ds)
 names = data.class_names
