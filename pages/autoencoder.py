@@ -6,7 +6,7 @@ import streamlit as st
 import ui
 from apcore import cluster, explore
 from apcore.defaults import default_config
-from ui import controls, figures, images, sidebar, state, training
+from ui import controls, figures, images, replay, sidebar, state, training
 from ui.notebook import download_notebook
 from ui.explore import projection, test_codes
 from ui.resources import dataset, store
@@ -36,8 +36,8 @@ model = trained.model
 names = data.class_names
 fixed = explore.first_of_each_class(data.test_labels)
 # Only the open tab is computed; the URL names it (?ae_tab=Latent+space), so a slide can link to it.
-tab_rec, tab_bottle, tab_latent, tab_play = st.tabs(
-    ["Reconstructions", "Bottleneck: latent size", "Latent space", "Decoder playground"],
+tab_rec, tab_bottle, tab_latent, tab_play, tab_replay = st.tabs(
+    ["Reconstructions", "Bottleneck: latent size", "Latent space", "Decoder playground", "Training replay"],
     **state.bound("ae_tab", persist=False))
 
 if tab_rec.open:
@@ -123,3 +123,7 @@ if tab_play.open:
                                 key="ae_plane")
             else:
                 st.metric("Distance from the class mean", f"{np.linalg.norm(z - start):.2f}")
+
+if tab_replay.open:
+    with tab_replay:
+        replay.show(trained, names, "ae", ["recon"])

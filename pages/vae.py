@@ -8,7 +8,7 @@ import torch
 import ui
 from apcore import explore
 from apcore.defaults import default_config
-from ui import controls, figures, images, sidebar, state, training
+from ui import controls, figures, images, replay, sidebar, state, training
 from ui.notebook import download_notebook
 from ui.explore import test_codes
 from ui.resources import dataset
@@ -41,7 +41,7 @@ data = dataset(ds)
 names = data.class_names
 # Only the open tab is computed; the URL names it (?vae_tab=Latent+grid), so a slide can link to it.
 tabs = st.tabs(["Loss terms", "Samples from the prior", "Latent grid", "Continuity", "Completeness",
-                "Reparameterisation", "KL per dimension"], **state.bound("vae_tab", persist=False))
+                "Reparameterisation", "KL per dimension", "Training replay"], **state.bound("vae_tab", persist=False))
 
 if tabs[0].open:
     with tabs[0]:
@@ -131,3 +131,7 @@ if tabs[6].open:
         used = int((kl > 0.1).sum())
         st.markdown(f"**{used} of {latent}** units carry information (KL > 0.1 nats). Units near zero "
                     "are ignored by the decoder: their posterior equals the prior.")
+
+if tabs[7].open:
+    with tabs[7]:
+        replay.show(vae, names, "vae", ["recon", "kl"])
