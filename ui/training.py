@@ -3,18 +3,26 @@
 Training runs in ``apcore.jobs`` (a worker process shared by every tab), so moving a slider never
 kills it; this panel only reads the job and redraws itself every half second while it runs. A room
 of tabs watches one training: each tick must stay cheap for the server, so the live curve is built
-once per new progress report for all of them, from at most ``LIVE_POINTS`` points.
+once per new progress report for all of them, from at most ``LIVE_POINTS`` points, and the newest
+training snapshot (codes and reconstructions, ``apcore.snapshots``) once per new snapshot.
 """
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import streamlit as st
+import torch
+from PIL import Image
 
 from apcore.cache import TrainedModel
 from apcore.config import ModelConfig
+from apcore.data import CLASS_NAMES
 from apcore.jobs import CANCELLED, FAILED, Job, JobLimitError
+from apcore.snapshots import Frame, frame_points
 
-from . import figures, hall
+from . import figures, hall, images
 from .resources import registry, store
 
 LIVE_POINTS = 300
@@ -109,6 +117,21 @@ def _live_figure(job_id: int, n_points: int, _points: list[dict]):
     return figures.loss_curves(thin(_points[:n_points]), title=None)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _live_snapshot(job_id: int, count: int, _frame: Frame, class_names: tuple[str, ...]):
+    """A job's newest snapshot, built once per new snapshot (``count``) for every tab: the codes'
+    scatter and the digits above their reconstructions as one PNG (no re-encoding per tick)."""
+    points = frame_points(_frame)
+    titles = ("z1", "z2") if _frame.codes.shape[1] == 2 else ("PC 1", "PC 2")
+    fig = figures.latent_scatter(points, _frame.labels, class_names, f"Test codes at epoch {_frame.epoch:.2f}",
+                                 titles, max_points=len(points))
+    fig.update_layout(height=360, showlegend=False)
+    rows = np.concatenate([_frame.inputs, _frame.reconstructions]).astype(np.float32)  # (20, 1, 28, 28) float16 -> float
+    png = io.BytesIO()
+    Image.fromarray(images.montage(torch.from_numpy(rows), nrow=10, upscale=2)).save(png, format="PNG")
+    return fig, png.getvalue()
+
+
 @st.fragment(run_every=LIVE_EVERY_S)
 def _live(config: ModelConfig) -> None:
     job = registry().get(config)
@@ -125,8 +148,16 @@ def _live(config: ModelConfig) -> None:
                                  if k != "loss" or "kl" in p.losses)
                     + f" · {p.elapsed:.0f} s")
         n = len(job.points)
+        count = job.snapshot_count  # before the frame: the frame read next is at least this new
+        frame = job.snapshot
+        left, right = st.columns(2) if frame is not None else (st.container(), None)
         if n > 1:
-            st.plotly_chart(_live_figure(job.id, n, job.points), key=f"live-{key}", config={"displayModeBar": False})
+            left.plotly_chart(_live_figure(job.id, n, job.points), key=f"live-{key}", config={"displayModeBar": False})
+        if frame is not None:
+            fig, png = _live_snapshot(job.id, count, frame, tuple(CLASS_NAMES[config.dataset]))
+            right.plotly_chart(fig, key=f"live-codes-{key}", config={"displayModeBar": False})
+            left.image(png, caption=f"Test digits and their reconstructions at epoch {frame.epoch:.2f}",
+                       width="stretch")
     if hall.is_presenter():
         st.button("Cancel", key=f"cancel-{key}", on_click=_cancel, args=(job,))
     else:
