@@ -125,24 +125,26 @@ def main() -> None:
 
     server, url = start_server(clean_env(APCORE_CHECKPOINT_DIR=str(work / "app")), work / "server.log")
     meter = CpuMeter({"server": lambda: [server.pid], "worker": lambda: pids_matching("apcore.worker"),
-                      "browser": lambda: pids_matching(CHROMIUM)})
+                      "browser": lambda: pids_matching("chromium")})
     rows, latency_rows = [], []
     seen_seed = 0
     try:
         with sync_playwright() as pw:
             browser = launch(pw)
-            contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(args.tabs)]
-            pages = [c.new_page() for c in contexts]
-            for p in pages:
+            def new_tab():
+                p = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
                 p.set_default_timeout(600_000)
-            pages[0].goto(f"{url}/{PAGE}")
+                p.goto(f"{url}/{PAGE}")
+                return p
+
+            pages = [new_tab()]
             pages[0].get_by_text("seed 0").first.wait_for()  # the page trains its model on the first visit
             wait_for_app(pages[0])
-            for p in pages[1:]:
-                p.goto(f"{url}/{PAGE}")
-                wait_for_app(p)
 
             for tabs in (1, args.tabs):
+                while len(pages) < tabs:  # the other tabs open only for their own runs: they cost CPU
+                    pages.append(new_tab())
+                    wait_for_app(pages[-1])
                 for _ in range(args.repeats):
                     seen_seed += 1
                     time.sleep(2)  # let the browser settle

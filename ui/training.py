@@ -1,7 +1,7 @@
 """The training panel: the model a page shows, its Retrain button, and live progress.
 
 Training runs in ``apcore.jobs`` (a worker process shared by every tab), so moving a slider never
-kills it; this panel only reads the job and redraws itself every half second while it runs. A room
+kills it; this panel only reads the job and redraws itself every second while it runs. A room
 of tabs watches one training: each tick must stay cheap for the server, so the live curve is built
 once per new progress report for all of them, from at most ``LIVE_POINTS`` points, and the newest
 training snapshot (codes and reconstructions, ``apcore.snapshots``) once per new snapshot.
@@ -26,7 +26,8 @@ from . import figures, hall, images
 from .resources import registry, store
 
 LIVE_POINTS = 300
-LIVE_EVERY_S = 0.5
+LIVE_EVERY_S = 1.0   # every watching tab re-renders the panel this often: browsers share the CPU
+LIVE_CODES = 500     # points in the live scatter (the replay tab shows all 2,000)
 
 
 def _submit(config: ModelConfig, retrain: bool) -> None:
@@ -124,7 +125,7 @@ def _live_snapshot(job_id: int, count: int, _frame: Frame, class_names: tuple[st
     points = frame_points(_frame)
     titles = ("z1", "z2") if _frame.codes.shape[1] == 2 else ("PC 1", "PC 2")
     fig = figures.latent_scatter(points, _frame.labels, class_names, f"Test codes at epoch {_frame.epoch:.2f}",
-                                 titles, max_points=len(points))
+                                 titles, max_points=LIVE_CODES)
     fig.update_layout(height=360, showlegend=False)
     rows = np.concatenate([_frame.inputs, _frame.reconstructions]).astype(np.float32)  # (20, 1, 28, 28) float16 -> float
     png = io.BytesIO()
