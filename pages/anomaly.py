@@ -10,7 +10,7 @@ from apcore import anomaly, defaults
 from apcore.config import ARCHITECTURES
 from apcore.data import CLASS_NAMES
 from ui import anomaly as view
-from ui import images, resources, sidebar, state, training, upload
+from ui import images, resources, sidebar, state, touch, training
 from ui.notebook import download_notebook
 
 ui.require_app()
@@ -92,19 +92,17 @@ for title, idx in (("Most anomalous", most), ("Least anomalous", least)):
     images.show_rows({"Test image": x, "Reconstruction": recon,
                       "Error per pixel (bright = large)": err / err.amax().clamp_min(1e-6)})
 
-st.subheader("Try your own image")
-digit = upload.uploaded_digit("anomaly_upload")
+st.subheader("Try your own digit")
+mine, seen = st.columns([1, 2])
+with mine:
+    digit = touch.user_digit("anomaly_digit")
 if digit is not None:
     x, recon, err = anomaly.reconstruct_with_errors(trained.model, digit, measure)
     score = float(err.sum())
     percentile = float(np.mean(s.groups[view.NORMAL] < score))
     verdict = "**anomalous**" if score > threshold else "**normal**"
-    st.markdown(f"Score **{score:.3g}** ({MEASURES[measure]}): {verdict} at threshold {threshold:.3g}; "
-                f"higher than {percentile:.0%} of the normal test images.")
-    cols = st.columns(4)  # 4 columns for 3 images: each wide enough for a 160 px digit
-    with cols[0]:
-        images.show_digit(x[0], "as the model sees it")
-    with cols[1]:
-        images.show_digit(recon[0], "reconstruction")
-    with cols[2]:
-        images.show_digit(err[0] / err.amax().clamp_min(1e-6), "error per pixel")
+    with seen:
+        st.markdown(f"Score **{score:.3g}** ({MEASURES[measure]}): {verdict} at threshold {threshold:.3g}; "
+                    f"higher than {percentile:.0%} of the normal test images.")
+        touch.show_digits({"as the model sees it": x[0], "reconstruction": recon[0],
+                           "error per pixel": err[0] / err.amax().clamp_min(1e-6)}, columns=3)

@@ -6,9 +6,10 @@ import streamlit as st
 import ui
 from apcore import cluster, explore
 from apcore.defaults import default_config
-from ui import controls, figures, images, replay, sidebar, state, training
+from ui import controls, figures, images, replay, sidebar, state, touch, training
 from ui.notebook import download_notebook
 from ui.explore import projection, test_codes
+from ui.plane import extent
 from ui.resources import dataset, store
 
 ui.require_app()
@@ -79,10 +80,19 @@ if tab_latent.open:
         idx, points, titles = projection(trained, method)
         labels = data.test_labels.numpy()[idx]
         left, right = st.columns([3, 1])
+        st.subheader("Your own digit: where does it land?")
+        mine, seen = st.columns([1, 2])
+        with mine:
+            digit = touch.user_digit("ae_digit")
+        title = "Test digits in the latent space" + ("" if latent == 2 else f" ({titles[0][:-2]} of the {latent}-D codes)")
+        fig = figures.latent_scatter(points, labels, names, title, titles, customdata=idx)
+        if digit is not None:
+            with seen:
+                where = touch.show_code(trained, method, digit)
+            if where is not None:
+                touch.mark(fig, where, "your digit")
         with left:
-            title = "Test digits in the latent space" + ("" if latent == 2 else f" ({titles[0][:-2]} of the {latent}-D codes)")
-            event = st.plotly_chart(figures.latent_scatter(points, labels, names, title, titles, customdata=idx),
-                                    key="ae_scatter", on_select="rerun", selection_mode="points")
+            event = st.plotly_chart(fig, key="ae_scatter", on_select="rerun", selection_mode="points")
         with right:
             picked = figures.selected_indices(event)
             if picked:  # kept as plain state: the room following the lecturer sees the same digit
@@ -100,27 +110,32 @@ if tab_play.open:
         st.markdown("The decoder alone is a generator: choose a latent vector and decode it. Far from "
                     "the data, a plain autoencoder decodes nonsense — its latent space has holes.")
         codes = test_codes(trained)
-        lo, hi = codes.min(0), codes.max(0)
-        pad = (hi - lo) * 0.5
+        lo, hi = extent(codes)
         start_class = st.selectbox("Start from the mean code of", range(len(names)), format_func=lambda c: names[c],
                                    key="ae_play_class", persist_state="page")
         start = codes[data.test_labels.numpy() == start_class].mean(0)
         shown = min(latent, 8)
+        keys = [f"ae_play_z{d}_{start_class}_{trained.config.key[:8]}" for d in range(shown)]
+        if latent == 2:  # a click on the plane below sets the sliders, before they are drawn
+            plane, picture = touch.plane_picture(trained.config.key, codes, data.test_labels.numpy(), names)
+            clicked = touch.clicked_point("ae_plane_click", plane)
+            if clicked is not None:
+                st.session_state.update(zip(keys, clicked.tolist()))
         z = start.copy()
         cols = st.columns(2)
         for d in range(shown):
             with cols[d % 2]:
-                z[d] = st.slider(f"z{d + 1}", float(lo[d] - pad[d]), float(hi[d] + pad[d]), float(start[d]),
-                                 key=f"ae_play_z{d}_{start_class}_{trained.config.key[:8]}", persist_state="page")
+                z[d] = st.slider(f"z{d + 1}", float(lo[d]), float(hi[d]), float(start[d]), key=keys[d],
+                                 persist_state="page")
         if latent > shown:
             st.caption(f"Dimensions {shown + 1}–{latent} stay at the class mean.")
         left, right = st.columns([1, 2])
         with left:
-            images.show_digit(explore.decode(model, z)[0], caption="decoded", width=240)
+            images.show_digit(explore.decode(model, z)[0], caption=touch.z_text(z) if latent == 2 else "decoded", width=240)
         with right:
             if latent == 2:
-                st.plotly_chart(figures.playground_plane(codes[:3000], data.test_labels.numpy()[:3000], names, z),
-                                key="ae_plane")
+                st.markdown("**Click anywhere on the plane** to decode that point (the star).")
+                touch.clickable_plane("ae_plane_click", plane, picture, z)
             else:
                 st.metric("Distance from the class mean", f"{np.linalg.norm(z - start):.2f}")
 

@@ -6,7 +6,7 @@ import ui
 from apcore import defaults
 from apcore.config import ARCHITECTURES
 from ui import denoise as view
-from ui import images, resources, sidebar, state, training, upload
+from ui import images, resources, sidebar, state, touch, training
 from ui.notebook import download_notebook
 
 ui.require_app()
@@ -71,15 +71,16 @@ images.show_rows(rows)
 curves = {f: view.curve(t, name, noise) for f, t in ready.items()}
 st.plotly_chart(view.curve_figure(curves, train_level, test_level, NOISES[noise]), key="denoise_curve")
 
-st.subheader("Try your own image")
-digit = upload.uploaded_digit("denoise_upload")
+st.subheader("Try your own digit")
+mine, seen = st.columns([1, 2])
+with mine:
+    digit = touch.user_digit("denoise_digit")
 if digit is not None:
     shown = {}
-    for family, t in ready.items():
+    for family, t in ready.items():  # the noise is added to your digit first, at the test level
         clean, noisy, out = view.examples(t, digit, noise, test_level)
         shown.setdefault("your digit", clean[0])
         shown.setdefault(f"{noise} {test_level:.2f}", noisy[0])
         shown[f"{ARCHITECTURES[family]} output"] = out[0]
-    for col, (caption, img) in zip(st.columns(max(4, len(shown))), shown.items()):
-        with col:
-            images.show_digit(img, caption)
+    with seen:
+        touch.show_digits(shown)

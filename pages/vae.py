@@ -7,13 +7,16 @@ import torch
 
 import ui
 from apcore import explore
+from apcore.data import to_float
 from apcore.defaults import default_config
-from ui import controls, figures, images, replay, sidebar, state, training
+from ui import controls, figures, images, replay, sidebar, state, touch, training
 from ui.notebook import download_notebook
 from ui.explore import test_codes
 from ui.resources import dataset
 
 ui.require_app()
+
+OWN = -1  # the continuity walk's end that is the user's own digit
 
 st.title("Variational autoencoder")
 st.caption("The encoder outputs a mean μ and a log-variance log σ² per latent unit; "
@@ -69,33 +72,44 @@ if tabs[2].open:
             st.info("The latent grid needs a 2-D latent space: set the latent size to 2.")
         else:
             n = st.slider("Grid size", 7, 25, 15, key="vae_grid_n", persist_state="page")
-            left, right = st.columns(2)
-            with left:
-                st.markdown("**VAE**: the grid follows the prior's quantiles (5 %–95 %)")
-                st.image(images.montage(explore.latent_grid(vae.model, n), nrow=n, padding=0, upscale=2),
-                         width="stretch")
-            with right:
-                if ae is not None:
-                    span = float(np.abs(test_codes(ae)).max())
-                    st.markdown(f"**AE**: the same grid over its codes' range (±{span:.1f})")
-                    st.image(images.montage(explore.latent_grid(ae.model, n, span), nrow=n, padding=0, upscale=2),
-                             width="stretch")
+            grids = {"VAE": (vae.model, None, "**VAE**: the grid follows the prior's quantiles (5 %–95 %)")}
+            if ae is not None:
+                span = float(np.abs(test_codes(ae)).max())
+                grids["AE"] = (ae.model, span, f"**AE**: the same grid over its codes' range (±{span:.1f})")
+            touch.latent_grids("vae_grid", grids, n)
+            st.markdown("**Between the cells**: click anywhere on the plane of the VAE's test codes (μ) to decode that point.")
+            touch.decode_on_click("vae_plane", vae, test_codes(vae), data.test_labels.numpy(), names)
 
 if tabs[3].open:
     with tabs[3]:
-        st.markdown("**Continuity**: walk in a straight line between the codes of two test digits. "
+        st.markdown("**Continuity**: walk in a straight line between the codes of two digits. "
                     "Near points should decode to similar images all along the way.")
         fixed = explore.first_of_each_class(data.test_labels)
+        ends = [*range(len(names)), OWN]
         a, b = st.columns(2)
-        ca = a.selectbox("From", range(len(names)), index=1, format_func=lambda c: names[c], key="vae_from",
-                         persist_state="page")
-        cb = b.selectbox("To", range(len(names)), index=7, format_func=lambda c: names[c], key="vae_to",
-                         persist_state="page")
-        ia, ib = fixed[ca], fixed[cb]
-        rows = {"VAE": explore.interpolate(vae.model, data.test_images[ia], data.test_images[ib], 10)}
-        if ae is not None:
-            rows["AE"] = explore.interpolate(ae.model, data.test_images[ia], data.test_images[ib], 10)
-        images.show_rows(rows)
+        ca = a.selectbox("From", ends, index=1, format_func=lambda c: names[c] if c != OWN else "your digit",
+                         key="vae_from", persist_state="page")
+        cb = b.selectbox("To", ends, index=7, format_func=lambda c: names[c] if c != OWN else "your digit",
+                         key="vae_to", persist_state="page")
+        walk = st.container()
+        st.markdown("**Your own digit** as an end of the walk: choose *your digit* as From or To.")
+        mine, seen = st.columns([1, 2])
+        with mine:
+            digit = touch.user_digit("vae_digit")
+        if digit is not None:
+            with seen:
+                touch.show_code(vae, "auto", digit)
+        ends = {c: to_float(data.test_images[fixed[c]])[0] for c in (ca, cb) if c != OWN}
+        if digit is not None:
+            ends[OWN] = digit[0]
+        with walk:
+            if ca in ends and cb in ends:
+                rows = {"VAE": explore.interpolate(vae.model, ends[ca], ends[cb], 10)}
+                if ae is not None:
+                    rows["AE"] = explore.interpolate(ae.model, ends[ca], ends[cb], 10)
+                images.show_rows(rows)
+            else:
+                st.info("Draw or upload your digit below to use it as an end of the walk.")
 
 if tabs[4].open:
     with tabs[4]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+import torch
+from sklearn.decomposition import PCA
 
 from apcore import cluster, explore
 from apcore.cache import TrainedModel
+from apcore.metrics import encode_images
 
 from . import hall
 from .resources import dataset
@@ -27,6 +30,23 @@ def test_codes(trained: TrainedModel) -> np.ndarray:
 def projection(trained: TrainedModel, method: str) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     """(indices of the shown test images, their 2-D points, axis titles). t-SNE sees a subsample."""
     return _projection(trained.config.key, method, trained)
+
+
+def place(trained: TrainedModel, method: str, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+    """Codes of new images (N, 1, 28, 28) float, and where they land in ``projection(trained,
+    method)``'s view: (N, latent_dim) and (N, 2), or None for t-SNE (it has no map for new points)."""
+    codes = encode_images(trained.model, images)
+    if codes.shape[1] == 2:
+        return codes, codes.astype(np.float32)
+    if method == "tsne":
+        return codes, None
+    return codes, _pca(trained.config.key, trained).transform(codes).astype(np.float32)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _pca(key: str, _trained: TrainedModel) -> PCA:
+    # the PCA of cluster.project_2d's "pca" view (same rows, same seed): the same axes
+    return PCA(2, random_state=0).fit(test_codes(_trained)[:SHOWN])
 
 
 @st.cache_resource(max_entries=32, show_spinner="Encoding the test set…")
