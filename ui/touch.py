@@ -53,8 +53,8 @@ def z_text(z, most: int = 8) -> str:
 def show_digits(shown: dict[str, torch.Tensor], columns: int = 4) -> None:
     """Digits (1, 28, 28) or (28, 28) side by side, each large with its caption."""
     for col, (caption, image) in zip(st.columns(max(columns, len(shown))), shown.items()):
-        with col:
-            images.show_digit(image, caption)
+        with col:  # the column's width, whatever the page's layout
+            st.image(images.montage(image, nrow=1, padding=0, upscale=8), caption=caption, width="stretch")
 
 
 def show_code(trained: TrainedModel, method: str, digit: torch.Tensor) -> np.ndarray | None:
