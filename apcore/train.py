@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
@@ -24,6 +25,7 @@ from .data import Dataset, corrupt, to_float
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25  # report at most this often: each report synchronises the GPU
+WARMUP = 0.05  # fraction of the steps over which the learning rate rises linearly, before the cosine
 
 
 class Cancelled(Exception):
@@ -79,8 +81,30 @@ def training_images(config: ModelConfig, data: Dataset) -> torch.Tensor:
     return images
 
 
-def _schedule(total_steps: int):
-    return lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps))
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision training runs its forward pass in on ``device``, or None for float32.
+
+    bfloat16 on a CPU with native bf16 arithmetic (AVX512-BF16 or AMX: oneDNN's matrix products run
+    ~2x float32 there; measured in ``bench/train_speed.py``, every quality figure held in
+    ``bench/train_defaults.py``); float32 on other CPUs, where emulated bf16 is slower, and on a GPU
+    (launch-bound at these sizes: nothing to gain). ``APCORE_PRECISION=fp32`` forces float32.
+    Weights, optimiser state, loss terms and evaluation stay float32 either way.
+    """
+    if os.environ.get("APCORE_PRECISION", "auto") == "fp32" or device.type != "cpu":
+        return None
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+
+
+def _schedule(total_steps: int, warmup: float = WARMUP):
+    """Linear warm-up over ``warmup`` of the steps, then a cosine decay to zero (a one-cycle shape:
+    the warm-up lets the larger learning rates these short budgets use start without diverging)."""
+    rise = max(1, round(warmup * total_steps))
+
+    def factor(t: int) -> float:
+        if t < rise:
+            return (t + 1) / rise
+        return 0.5 * (1 + math.cos(math.pi * min(t - rise, total_steps - rise) / max(1, total_steps - rise)))
+    return factor
 
 
 def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: torch.device,
@@ -89,8 +113,9 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
         on_snapshot: SnapshotHook | None = None) -> list[dict]:
     """Train ``model`` in place on ``device``; returns the history, one dict per epoch.
 
-    Adam with a cosine learning-rate decay to zero over the run (reaches a lower loss in the same
-    number of epochs than a constant rate). Raises :class:`Cancelled` when ``should_stop()``.
+    Adam (fused) with a short linear warm-up and a cosine learning-rate decay to zero over the run
+    (:func:`_schedule`: a lower loss in the same number of epochs than a constant rate); the
+    forward pass in :func:`autocast_dtype`'s precision. Raises :class:`Cancelled` when ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
     it asks for; it must leave the model as it found it (mode, weights, random state).
 
@@ -108,7 +133,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     batch = min(config.batch_size, n)
     steps = n // batch  # drop the ragged last batch: constant shapes, unbiased epoch means
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, **({"fused": True} if device.type == "cuda" else {}))
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all tensors
+    precision = autocast_dtype(device)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs))
     history: list[dict] = []
     report = _Reporter(on_progress, config.epochs, steps, history)
@@ -125,7 +151,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
                 raise Cancelled()
             clean = to_float(images[perm[(step - 1) * batch: step * batch]])
             x = corrupt(clean, config.noise, config.noise_level, generator) if config.is_denoising else clean
-            terms = model.loss(x, clean, generator)
+            with torch.autocast(device.type, dtype=precision or torch.float32, enabled=precision is not None):
+                terms = model.loss(x, clean, generator)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()

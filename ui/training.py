@@ -1,10 +1,12 @@
 """The training panel: the model a page shows, its Retrain button, and live progress.
 
 Training runs in ``apcore.jobs`` (a worker process shared by every tab), so moving a slider never
-kills it; this panel only reads the job and redraws itself every second while it runs. A room
-of tabs watches one training: each tick must stay cheap for the server, so the live curve is built
-once per new progress report for all of them, from at most ``LIVE_POINTS`` points, and the newest
-training snapshot (codes and reconstructions, ``apcore.snapshots``) once per new snapshot.
+kills it; this panel only reads the job while it runs. A room of tabs watches one training, and
+every tick costs the server (serialising) and each browser (re-rendering), which share the machine
+with the training when the lecturer's laptop is the server. So the panel is two fragments: the
+progress line every ``LIVE_EVERY_S`` (a few hundred bytes), and the charts (the loss curve from at
+most ``LIVE_POINTS`` points, the newest training snapshot from ``apcore.snapshots``) every
+``CHARTS_EVERY_S``, each built once per new report or snapshot for all tabs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from . import figures, hall, images
 from .resources import registry, store
 
 LIVE_POINTS = 300
-LIVE_EVERY_S = 1.0   # every watching tab re-renders the panel this often: browsers share the CPU
+LIVE_EVERY_S = 1.0    # the progress line of every watching tab
+CHARTS_EVERY_S = 3.0  # the live charts: re-rendering plots is what costs a browser (bench/retrain.py)
 LIVE_CODES = 500     # points in the live scatter (the replay tab shows all 2,000)
 
 
@@ -92,6 +95,7 @@ def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, l
             st.warning(message)
         if job is not None and job.active:
             _live(config)
+            _live_charts(config)
         elif job is not None and job.state == FAILED:
             st.error(f"Training failed: {job.error}. Press Retrain to try again.")
         elif job is not None and job.state == CANCELLED and trained is None:
@@ -148,21 +152,29 @@ def _live(config: ModelConfig) -> None:
                     + " · ".join(f"{figures.TERM_NAMES.get(k, k)} {v:.1f}" for k, v in p.losses.items()
                                  if k != "loss" or "kl" in p.losses)
                     + f" · {p.elapsed:.0f} s")
-        n = len(job.points)
-        count = job.snapshot_count  # before the frame: the frame read next is at least this new
-        frame = job.snapshot
-        left, right = st.columns(2) if frame is not None else (st.container(), None)
-        if n > 1:
-            left.plotly_chart(_live_figure(job.id, n, job.points), key=f"live-{key}", config={"displayModeBar": False})
-        if frame is not None:
-            fig, png = _live_snapshot(job.id, count, frame, tuple(CLASS_NAMES[config.dataset]))
-            right.plotly_chart(fig, key=f"live-codes-{key}", config={"displayModeBar": False})
-            left.image(png, caption=f"Test digits and their reconstructions at epoch {frame.epoch:.2f}",
-                       width="stretch")
     if hall.is_presenter():
         st.button("Cancel", key=f"cancel-{key}", on_click=_cancel, args=(job,))
     else:
         st.caption("The lecturer is training this model; it appears here when it is ready.")
+
+
+@st.fragment(run_every=CHARTS_EVERY_S)
+def _live_charts(config: ModelConfig) -> None:
+    job = registry().get(config)
+    if job is None or not job.active or job.progress is None:
+        return  # the progress fragment redraws the page when the job ends
+    key = config.view_key[:12]
+    n = len(job.points)
+    count = job.snapshot_count  # before the frame: the frame read next is at least this new
+    frame = job.snapshot
+    left, right = st.columns(2) if frame is not None else (st.container(), None)
+    if n > 1:
+        left.plotly_chart(_live_figure(job.id, n, job.points), key=f"live-{key}", config={"displayModeBar": False})
+    if frame is not None:
+        fig, png = _live_snapshot(job.id, count, frame, tuple(CLASS_NAMES[config.dataset]))
+        right.plotly_chart(fig, key=f"live-codes-{key}", config={"displayModeBar": False})
+        left.image(png, caption=f"Test digits and their reconstructions at epoch {frame.epoch:.2f}",
+                   width="stretch")
 
 
 def _cancel(job: Job) -> None:

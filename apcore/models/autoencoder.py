@@ -52,8 +52,9 @@ def conv_decoder(latent_dim: int) -> nn.Sequential:
 
 
 def bce_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy summed over pixels: (B, 1, 28, 28) x 2 -> (B,)."""
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)
+    """Binary cross-entropy summed over pixels: (B, 1, 28, 28) x 2 -> (B,), in float32 (logits
+    computed under bfloat16 autocast are cast up: a sum over 784 pixels needs the precision)."""
+    return F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none").flatten(1).sum(1)
 
 
 class Autoencoder(nn.Module):

@@ -55,7 +55,7 @@ class VAE(Autoencoder):
                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         logits, mu, logvar = self(x, generator)
         recon = bce_per_image(logits, target)
-        kl = kl_per_dim(mu, logvar).sum(1)
+        kl = kl_per_dim(mu.float(), logvar.float()).sum(1)
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
 
 

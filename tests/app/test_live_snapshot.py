@@ -42,7 +42,9 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
         real = training.registry
         training.registry = lambda: SimpleNamespace(get=lambda config: job)  # a job in mid-training
         try:
-            training._live(default_config("ae-mlp", latent_dim=2))
+            config = default_config("ae-mlp", latent_dim=2)
+            training._live(config)
+            training._live_charts(config)
         finally:
             training.registry = real
 
@@ -52,3 +54,4 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
     assert len(keys) == 2                                             # the loss curve and the codes
     shown = at.get("image")
     assert len(shown) == 1 and "epoch 0.30" in shown[0].proto.imgs[0].caption   # digits over reconstructions
+    assert "epoch 1/2" in at.get("progress")[0].proto.text                       # the progress line
