@@ -21,11 +21,11 @@ import torch
 from . import models
 from .config import ModelConfig
 from .data import Dataset, corrupt, to_float
+from .defaults import WARMUP
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25  # report at most this often: each report synchronises the GPU
-WARMUP = 0.05  # fraction of the steps over which the learning rate rises linearly, before the cosine
 
 
 class Cancelled(Exception):
@@ -95,9 +95,9 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
 
 
-def _schedule(total_steps: int, warmup: float = WARMUP):
-    """Linear warm-up over ``warmup`` of the steps, then a cosine decay to zero (a one-cycle shape:
-    the warm-up lets the larger learning rates these short budgets use start without diverging)."""
+def _schedule(total_steps: int, warmup: float = 0.0):
+    """Linear warm-up over ``warmup`` of the steps, then a cosine decay to zero (a one-cycle shape
+    for the VAEs, whose larger learning rates need the warm-up: :data:`apcore.defaults.WARMUP`)."""
     rise = max(1, round(warmup * total_steps))
 
     def factor(t: int) -> float:
@@ -113,7 +113,7 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
         on_snapshot: SnapshotHook | None = None) -> list[dict]:
     """Train ``model`` in place on ``device``; returns the history, one dict per epoch.
 
-    Adam (fused) with a short linear warm-up and a cosine learning-rate decay to zero over the run
+    Adam (fused), for a VAE a short linear warm-up, and a cosine learning-rate decay to zero over the run
     (:func:`_schedule`: a lower loss in the same number of epochs than a constant rate); the
     forward pass in :func:`autocast_dtype`'s precision. Raises :class:`Cancelled` when ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
@@ -135,7 +135,7 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     generator = torch.Generator(device=device).manual_seed(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all tensors
     precision = autocast_dtype(device)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs, WARMUP.get(config.family, 0.0)))
     history: list[dict] = []
     report = _Reporter(on_progress, config.epochs, steps, history)
     snapshot_at = set(on_snapshot.steps(steps * config.epochs)) if on_snapshot is not None else set()

@@ -1,7 +1,11 @@
-"""Every model the pages offer by default, trained from scratch: time and test metrics.
+"""Every model the pages offer by default, trained from scratch: ready-time and test quality.
 
     python3 bench/train_defaults.py [--device cpu|cuda]
 
+"ready s" is what a lecturer waits after pressing Retrain, less the page's redraw: wall time from
+the start of training to a model the page can show (training, the replay's snapshots, the test-set
+evaluation, the atomic save), the data already in memory as in the app's long-lived worker. The
+floors are the issue's quality figures (issue 14) that no budget change may make worse.
 Trains into a temporary checkpoint folder (the real cache is left alone).
 """
 
@@ -10,14 +14,31 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from apcore import train  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
-from apcore.defaults import default_config, warm_list  # noqa: E402
+from apcore.data import load_dataset  # noqa: E402
+from apcore.defaults import warm_list  # noqa: E402
 from bench.common import write_table  # noqa: E402
 
 KEYS = ("test_loss", "test_recon", "test_kl", "psnr_denoised", "auroc", "cluster_acc", "cluster_nmi")
+TARGET_S = 10.0
+# (family, latent, metric) -> (floor, "<=" or ">="): the issue's figures, today's values.
+FLOORS = {("vae-mlp", 20, "test_loss"): (105.6, "<="), ("vae-mlp", 2, "test_loss"): (145.0, "<="),
+          ("ae-fconv", 8, "psnr_denoised"): (20.1, ">=")}
+
+
+def floor_check(config, metrics: dict) -> str:
+    for (family, latent, key), (value, op) in FLOORS.items():
+        if config.family == family and config.latent_dim == latent and key in metrics:
+            ok = metrics[key] <= value if op == "<=" else metrics[key] >= value
+            return f"{key} {op} {value}: {'ok' if ok else 'NOT MET'}"
+    return ""
 
 
 def main() -> None:
@@ -25,22 +46,30 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     configs = warm_list()
-    target = default_config("vae-mlp", latent_dim=20)
-    if target not in configs:
-        configs.append(target)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         store = ModelStore(tmp, device=args.device)
+        precision = train.autocast_dtype(store.device)
+        for dataset in {c.dataset for c in configs}:
+            load_dataset(dataset)  # in memory, as in the worker
+        total = 0.0
         for config in configs:
+            start = time.perf_counter()
             t = store.get_or_train(config)
+            ready = time.perf_counter() - start
+            total += ready
             m = t.metrics
-            rows.append([config.describe(), f"{config.epochs} x {config.batch_size}", f"{t.train_seconds:.1f}",
-                         *(f"{m[k]:.3f}" if k in m else "" for k in KEYS)])
+            rows.append([config.describe(), f"{config.epochs} x {config.batch_size}", f"{config.lr:g}",
+                         f"{t.train_seconds:.1f}", f"{ready:.1f}", "yes" if ready <= TARGET_S else "**no**",
+                         *(f"{m[k]:.3f}" if k in m else "" for k in KEYS), floor_check(config, m)])
             print(rows[-1], flush=True)
-    write_table(f"train_defaults_{store.device.type}", "Page defaults trained from scratch",
-                ["model", "epochs x batch", "train s", *KEYS], rows,
-                "Targets (TARGETS.md): each default <= ~20 s on the 2-core CPU; vae-mlp latent 20 "
-                "test_loss <= 106 within 30 s. train s excludes the test-set evaluation.")
+    write_table(
+        f"train_defaults_{store.device.type}", "Page defaults trained from scratch: ready-time and quality",
+        ["model", "epochs x batch", "lr", "train s", "ready s", f"<= {TARGET_S:.0f} s", *KEYS, "floor"], rows,
+        f"Precision: {str(precision).replace('torch.', '') if precision else 'float32'} "
+        f"(CPU bf16 native: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}). All {len(configs)} defaults in "
+        f"{total:.0f} s. ready s = training + snapshots + evaluation + save (data in memory). Floors: issue 14 "
+        "(the one-class mean AUROC over ten digits: bench/anomaly.py; clustering with UMAP: bench/clustering.py).")
 
 
 if __name__ == "__main__":

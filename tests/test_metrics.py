@@ -112,6 +112,9 @@ KINDS = {
     "one-class": (dict(family="ae-mlp", normal_classes=(0,)), BASE | {"auroc"}),
     "vae-denoising-one-class": (dict(family="vae-conv", noise="mask", noise_level=0.3, normal_classes=(1, 7)),
                                 BASE | {"test_kl", "test_loss", "psnr_noisy", "psnr_denoised", "auroc"}),
+    # 4 maps of 7x7: a 196-number code, wider than any vector code: no k-means (nothing clusters it)
+    "fully-convolutional-denoising": (dict(family="ae-fconv", noise="gaussian", noise_level=0.5),
+                                      {"test_recon", "psnr_noisy", "psnr_denoised"}),
 }
 
 
@@ -138,8 +141,9 @@ def test_evaluate_metric_names(kind, mnist):
     for k in ("cluster_acc", "cluster_nmi", "auroc"):
         if k in m:
             assert 0 <= m[k] <= 1, k
-    assert -1 <= m["cluster_ari"] <= 1
-    assert m["cluster_acc"] > 0.15  # better than chance (0.1 + a margin) after a little training
+    if "cluster_ari" in m:
+        assert -1 <= m["cluster_ari"] <= 1
+        assert m["cluster_acc"] > 0.15  # better than chance (0.1 + a margin) after a little training
     assert 0 < m["test_recon"] < 784 * np.log(2) * 1.2
     if config.is_vae:
         assert m["test_kl"] > 0

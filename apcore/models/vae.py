@@ -59,15 +59,25 @@ class VAE(Autoencoder):
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
 
 
-# One hidden layer of 400, as pytorch/examples' vae (the reference figure in TARGETS.md): the
-# lecture's 784-512-256 costs 1.7x the arithmetic and, measured here on the 2-core CPU, reached only
-# 114.7 in the 25 s in which 784-400 reaches 105.4-105.6 (7-8 epochs, batch 128, lr 2e-3 to 3e-3).
+# Hidden layers of the MLP VAE by code size. A code of more than 2 numbers: one hidden layer of 400,
+# as pytorch/examples' vae (the reference figure in TARGETS.md): the lecture's 784-512-256 costs 1.7x
+# the arithmetic and, measured on the 2-core CPU, reached only 114.7 in the 25 s in which 784-400
+# reaches 105.4-105.6. A 2-D code (the latent grid, the continuity walk): 784-512-256, the course
+# notebook's 2-D VAE; measured (bench/train_defaults.py budget, bf16): 784-400-2 reaches only 154,
+# 784-512-256-2 reaches 144 (the notebook: 141 after 20 epochs).
 VAE_MLP_HIDDEN = (400,)
+VAE_MLP_HIDDEN_2D = (512, 256)
+
+
+def vae_mlp_hidden(latent_dim: int) -> tuple[int, ...]:
+    """The MLP VAE's hidden layer sizes for a code of ``latent_dim`` numbers."""
+    return VAE_MLP_HIDDEN_2D if latent_dim <= 2 else VAE_MLP_HIDDEN
 
 
 class MLPVAE(VAE):
-    def __init__(self, latent_dim: int, beta: float = 1.0, hidden: tuple[int, ...] = VAE_MLP_HIDDEN):
+    def __init__(self, latent_dim: int, beta: float = 1.0, hidden: tuple[int, ...] | None = None):
         super().__init__(latent_dim, beta)
+        hidden = hidden or vae_mlp_hidden(latent_dim)
         self.encoder = nn.Sequential(nn.Flatten(), mlp([784, *hidden, 2 * latent_dim]))
         self.decoder = mlp([latent_dim, *reversed(hidden), 784])
 
