@@ -166,6 +166,12 @@ def test_draw_on_the_autoencoder_page(page, app_url):
     star = page.evaluate("() => document.querySelector('.js-plotly-plot').data.find(t => t.name === 'your digit')")
     assert star and [round(star["x"][0], 2), round(star["y"][0], 2)] == code   # where it lands
     assert page.get_by_text("Draw one digit").count() == 0
+    # the toolbar's bin empties the canvas: the hint again, no result, no star
+    page.locator(".dc-root").get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text("Draw one digit").wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert "its reconstruction" not in captioned(page)
+    assert page.evaluate("() => document.querySelector('.js-plotly-plot').data.every(t => t.name !== 'your digit')")
 
 
 def test_draw_on_the_anomaly_page(page, app_url):
