@@ -7,6 +7,7 @@ components themselves in tests/e2e/test_touch_e2e.py.
 """
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -230,3 +231,41 @@ def test_vae_continuity_asks_for_your_digit():
     assert not at.exception
     assert any("Draw or upload your digit" in i.value for i in at.info)
     assert len(at.get("image")) == 0   # no walk without its end
+
+
+def test_a_new_digit_lands_where_its_test_image_is_drawn():
+    """Oracle: ``place`` puts a test image where the page's projection drew it (PCA, latent 5;
+    the codes themselves at latent 2); t-SNE has no place for it."""
+    import time
+
+    from apcore.cache import TrainedModel
+    from apcore.data import to_float
+    from ui.explore import place, projection
+    from ui.resources import dataset
+
+    def untrained(latent: int) -> TrainedModel:
+        config = ModelConfig(family="ae-mlp", latent_dim=latent, seed=1000 + latent)   # a key of its own
+        return TrainedModel(config, build(config).eval(), [], {}, 0.0, "cpu", time.time())
+
+    torch.manual_seed(0)
+    images = to_float(dataset("mnist").test_images[:5])
+    for latent, method in ((5, "pca"), (2, "auto")):
+        trained = untrained(latent)
+        idx, points, _ = projection(trained, method)
+        code, where = place(trained, method, images)
+        assert code.shape == (5, latent)
+        assert np.allclose(where, points[np.searchsorted(idx, np.arange(5))], atol=1e-4)
+    assert place(untrained(5), "tsne", images)[1] is None
+
+
+def test_autoencoder_page_places_an_uploaded_digit():
+    at = run_until_trained(page_test("autoencoder"))
+    open_tab(at, "ae_tab", "Latent space")
+    at.session_state["ae_digit"] = "Upload"
+    at.run()
+    at.file_uploader(key="ae_digit_upload").set_value(("seven.png", png(drawing()), "image/png")).run()
+    assert not at.exception and not at.error
+    assert {"your digit, as the model sees it", "its reconstruction"} <= set(image_captions(at))
+    code = next(m.value for m in at.markdown if m.value.startswith("Its code: z = ("))
+    star = next(t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if t.get("name") == "your digit")
+    assert z_text([star["x"][0], star["y"][0]]) in code
