@@ -21,7 +21,7 @@ import torch
 from . import models
 from .config import ModelConfig
 from .data import Dataset, corrupt, to_float
-from .defaults import WARMUP
+from .defaults import BF16_FAMILIES, WARMUP
 
 log = logging.getLogger(__name__)
 
@@ -81,24 +81,29 @@ def training_images(config: ModelConfig, data: Dataset) -> torch.Tensor:
     return images
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """The reduced precision training runs its forward pass in on ``device``, or None for float32.
+def cpu_has_bf16() -> bool:
+    """Whether this CPU does bfloat16 arithmetic natively (AVX512-BF16 or AMX, as oneDNN sees it)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
-    bfloat16 on a CPU with native bf16 arithmetic (AVX512-BF16 or AMX: oneDNN's matrix products run
-    ~2x float32 there; measured in ``bench/train_speed.py``, every quality figure held in
-    ``bench/train_defaults.py``); float32 on other CPUs, where emulated bf16 is slower, and on a GPU
-    (launch-bound at these sizes: nothing to gain). ``APCORE_PRECISION=fp32`` forces float32.
-    Weights, optimiser state, loss terms and evaluation stay float32 either way.
+
+def autocast_dtype(device: torch.device, family: str) -> torch.dtype | None:
+    """The reduced precision a ``family`` runs its forward pass in on ``device``, or None (float32).
+
+    bfloat16 for :data:`apcore.defaults.BF16_FAMILIES` on a CPU with native bf16 (oneDNN's matrix
+    products run ~2x float32 there: ``bench/train_speed.py``); float32 for the other families
+    (quality), on other CPUs (emulated bf16 is slower) and on a GPU (launch-bound at these sizes:
+    nothing to gain). ``APCORE_PRECISION=fp32`` forces float32. Weights, optimiser state, loss
+    terms and evaluation stay float32 either way.
     """
-    if os.environ.get("APCORE_PRECISION", "auto") == "fp32" or device.type != "cpu":
+    if os.environ.get("APCORE_PRECISION", "auto") == "fp32" or device.type != "cpu" or family not in BF16_FAMILIES:
         return None
-    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+    return torch.bfloat16 if cpu_has_bf16() else None
 
 
 def _schedule(total_steps: int, warmup: float = 0.0):
     """Linear warm-up over ``warmup`` of the steps, then a cosine decay to zero (a one-cycle shape
     for the VAEs, whose larger learning rates need the warm-up: :data:`apcore.defaults.WARMUP`)."""
-    rise = max(1, round(warmup * total_steps))
+    rise = round(warmup * total_steps)  # 0: the plain cosine
 
     def factor(t: int) -> float:
         if t < rise:
@@ -115,7 +120,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
 
     Adam (fused), for a VAE a short linear warm-up, and a cosine learning-rate decay to zero over the run
     (:func:`_schedule`: a lower loss in the same number of epochs than a constant rate); the
-    forward pass in :func:`autocast_dtype`'s precision. Raises :class:`Cancelled` when ``should_stop()``.
+    forward pass in :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when
+    ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
     it asks for; it must leave the model as it found it (mode, weights, random state).
 
@@ -134,7 +140,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     steps = n // batch  # drop the ragged last batch: constant shapes, unbiased epoch means
     generator = torch.Generator(device=device).manual_seed(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all tensors
-    precision = autocast_dtype(device)
+    precision = autocast_dtype(device, config.family)
+    log.info("training %s on %s in %s", config.describe(), device, precision or torch.float32)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs, WARMUP.get(config.family, 0.0)))
     history: list[dict] = []
     report = _Reporter(on_progress, config.epochs, steps, history)

@@ -17,13 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore import train  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
-from apcore.defaults import warm_list  # noqa: E402
+from apcore.defaults import BF16_FAMILIES, warm_list  # noqa: E402
 from bench.common import write_table  # noqa: E402
 
 KEYS = ("test_loss", "test_recon", "test_kl", "psnr_denoised", "auroc", "cluster_acc", "cluster_nmi")
@@ -49,7 +47,6 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         store = ModelStore(tmp, device=args.device)
-        precision = train.autocast_dtype(store.device)
         for dataset in {c.dataset for c in configs}:
             load_dataset(dataset)  # in memory, as in the worker
         total = 0.0
@@ -66,8 +63,8 @@ def main() -> None:
     write_table(
         f"train_defaults_{store.device.type}", "Page defaults trained from scratch: ready-time and quality",
         ["model", "epochs x batch", "lr", "train s", "ready s", f"<= {TARGET_S:.0f} s", *KEYS, "floor"], rows,
-        f"Precision: {str(precision).replace('torch.', '') if precision else 'float32'} "
-        f"(CPU bf16 native: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}). All {len(configs)} defaults in "
+        f"bf16 autocast for {', '.join(BF16_FAMILIES)} (CPU bf16 native: {train.cpu_has_bf16()}; "
+        "float32 otherwise). All {len(configs)} defaults in "
         f"{total:.0f} s. ready s = training + snapshots + evaluation + save (data in memory). Floors: issue 14 "
         "(the one-class mean AUROC over ten digits: bench/anomaly.py; clustering with UMAP: bench/clustering.py).")
 

@@ -114,7 +114,6 @@ def main() -> None:
     device = train.pick_device(args.device)
     data = load_dataset("mnist")
     n = len(data.train_images)
-    bf16 = train.autocast_dtype(device) is not None
     fp32_rate, bf16_rate = mm_rate(torch.float32, device), mm_rate(torch.bfloat16, device)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,6 +121,7 @@ def main() -> None:
         for family in args.families.split(","):
             config = default_config(family, latent_dim=FAMILIES[family], epochs=1)
             flops = epoch_flops(config, n)
+            bf16 = train.autocast_dtype(device, family) is not None
             ours, fp32, peer = [], [], []
             for r in range(args.repeats):
                 ours.append(apcore_epoch(config, data, device, "auto"))
@@ -142,7 +142,7 @@ def main() -> None:
         ["model (page default)", "batch", "precision", "GFLOP/epoch", "apcore s", "apcore fp32 s", "peer s",
          "peer / apcore", "achieved GFLOP/s", "arithmetic s at fp32 mm rate", "apcore / arithmetic"], rows,
         f"torch.mm 4096^2 in the same run: fp32 {fp32_rate:.0f} GFLOP/s, bf16 {bf16_rate:.0f} GFLOP/s; CPU bf16 "
-        f"native: {bf16}. Medians of {args.repeats} repeats; every variant runs in this one process, "
+        f"native: {train.cpu_has_bf16()}. Medians of {args.repeats} repeats; every variant runs in this one process, "
         "interleaved. 'arithmetic s' = the epoch's FLOP at the fp32 mm rate (the issue's yardstick); peer = "
         "pytorch/examples' DataLoader loop with per-sample ToTensor and no denormal flushing.")
 

@@ -219,3 +219,35 @@ def test_snapshot_hook_called_at_the_steps_it_asks_for(mnist):
     assert torch.equal(hook.calls[0][2], initial)  # step 0: before any update
     assert not torch.equal(hook.calls[1][2], initial)
     assert torch.equal(hook.calls[-1][2], next(model.parameters()))  # the last step: the trained model
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    f = train._schedule(100, warmup=0.1)
+    assert [f(t) for t in range(10)] == pytest.approx([(t + 1) / 10 for t in range(10)])  # linear rise
+    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5) and f(100) == pytest.approx(0.0)
+    plain = train._schedule(100)                                                          # no warm-up
+    assert plain(0) == pytest.approx(1.0) and plain(50) == pytest.approx(0.5)
+
+
+def test_precision_by_family_cpu_and_override(monkeypatch):
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.delenv("APCORE_PRECISION", raising=False)
+    native = torch.bfloat16 if train.cpu_has_bf16() else None
+    assert train.autocast_dtype(cpu, "vae-mlp") is native
+    assert train.autocast_dtype(cpu, "ae-mlp") is None          # the plain AEs stay float32 (quality)
+    assert train.autocast_dtype(gpu, "vae-mlp") is None
+    monkeypatch.setenv("APCORE_PRECISION", "fp32")
+    assert train.autocast_dtype(cpu, "vae-mlp") is None
+
+
+@pytest.mark.skipif(not train.cpu_has_bf16(), reason="this CPU has no native bf16")
+def test_bf16_training_keeps_float32_weights_and_losses(mnist, monkeypatch):
+    monkeypatch.delenv("APCORE_PRECISION", raising=False)
+    config = ModelConfig(family="vae-mlp", latent_dim=2, epochs=1, batch_size=64, train_limit=256)
+    torch.manual_seed(0)
+    model = models.build(config)
+    history = fit(model, config, mnist, torch.device("cpu"))
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert math.isfinite(history[0]["loss"]) and history[0]["kl"] > 0
+    terms = model.loss(torch.rand(4, 1, 28, 28))
+    assert all(v.dtype == torch.float32 for v in terms.values())
