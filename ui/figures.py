@@ -76,20 +76,6 @@ def selected_indices(event) -> list[int]:
     return out
 
 
-def playground_plane(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], z: np.ndarray) -> go.Figure:
-    """The 2-D latent plane with the test codes faint and the chosen point as a star."""
-    fig = go.Figure()
-    for c, name in enumerate(class_names):
-        sel = labels == c
-        fig.add_scatter(x=codes[sel, 0], y=codes[sel, 1], mode="markers", name=name, hoverinfo="skip",
-                        marker=dict(size=4, color=COLORS[c % 10], opacity=0.35))
-    fig.add_scatter(x=[z[0]], y=[z[1]], mode="markers", name="decoded point",
-                    marker=dict(size=22, symbol="star", color="black", line=dict(color="white", width=2)))
-    fig.update_xaxes(title="z1")
-    fig.update_yaxes(title="z2")
-    return layout(fig, "Where the decoded point lies", height=420)
-
-
 def mu_sigma(mu: np.ndarray, sigma: np.ndarray) -> go.Figure:
     """Per-unit mean with ±σ error bars: what the encoder says about one image."""
     fig = go.Figure()
