@@ -5,9 +5,10 @@ Inputs and outputs are CPU tensors / NumPy arrays; the model may live on any dev
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import torch
-from scipy.stats import norm
 
 from .config import ModelConfig
 from .data import Dataset, to_float
@@ -63,7 +64,7 @@ def latent_grid(model: Autoencoder, n: int = 15, span: float | None = None) -> t
     if model.latent_dim != 2:
         raise ValueError("the latent grid needs a 2-D latent space")
     if span is None:
-        axis = norm.ppf(np.linspace(0.05, 0.95, n))
+        axis = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n)])  # scipy.stats: ~1 s to import
     else:
         axis = np.linspace(-span, span, n)
     zz = np.array([[x, y] for y in axis[::-1] for x in axis], dtype=np.float32)
