@@ -4,7 +4,7 @@ import logging
 
 import streamlit as st
 
-from ui import hall, sidebar, state
+from ui import hall, resources, sidebar, state
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -35,3 +35,4 @@ try:
 finally:  # again with the widgets this run created; pages may st.stop() halfway
     hall.publish(page.url_path)
 state.show_notices()
+resources.preload()  # once per server, after the first page is drawn: the others open without loading

@@ -172,6 +172,7 @@ def _run_job(store, send, message: dict, cancelled: set) -> None:
             trained = store.retrain(config, on_progress, should_stop, on_snapshot)
         else:
             trained = store.get_or_train(config, on_progress, should_stop, on_snapshot)
+        derive(store, trained)
         send({"job": job, "event": "done", "config": trained.config.to_dict(), "cached": trained.cached})
     except Cancelled:
         send({"job": job, "event": "cancelled"})
@@ -180,6 +181,28 @@ def _run_job(store, send, message: dict, cancelled: set) -> None:
         send({"job": job, "event": "failed", "error": f"{type(exc).__name__}: {exc}"})
     finally:
         cancelled.discard(job)
+
+
+def derive(store, trained) -> None:
+    """What a page would otherwise compute from a new model on its first visit, kept beside the
+    checkpoint before the model is announced, here at the worker's lower priority rather than in
+    the server every tab waits on: for a model the clustering page shows, its table rows (k-means
+    of its codes, with and without UMAP) and the UMAP embedding. A failure here (umap-learn
+    missing, a read-only folder) leaves the page to compute them; the model itself is done."""
+    from .defaults import pages_using
+
+    if "clustering" not in pages_using(trained.config):
+        return
+    from . import cluster
+
+    start = time.perf_counter()
+    try:
+        cluster.keep_page_view(store.root, trained.config.dataset, {"vae" if trained.config.is_vae else "ae": trained},
+                               shared=False, guard=store.write_guard)
+    except Exception:  # noqa: BLE001 - the page computes what is missing; the job still succeeds
+        log.exception("clustering view of %s not kept", trained.config.describe())
+    else:
+        log.info("clustering view of %s kept in %.1f s", trained.config.describe(), time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from ui.training import trained_model
 LATENTS = (2, 5, 10, 20, 32)
 VIEWS = {"auto": "native if 2-D, else PCA", "pca": "PCA", "tsne": "t-SNE (2,000 points)"}
 KS = range(2, 21)  # numbers of clusters offered
+DEFAULT = cluster.PAGE_VIEW  # what warm and the training worker compute ahead
 
 ui.require_app()
 
@@ -30,16 +31,16 @@ c1, c2, c3 = st.columns([5, 2, 3])
 rep = c1.radio("Representation", list(cluster.REPRESENTATIONS), format_func=cluster.REPRESENTATIONS.get,
                horizontal=True, **state.linked("cluster_rep", "rep", "ae", cluster.REPRESENTATIONS))
 algo = c2.selectbox("Algorithm", list(cluster.ALGORITHMS), format_func=cluster.ALGORITHMS.get,
-                    **state.linked("cluster_algo", "algo", "kmeans", cluster.ALGORITHMS))
-k = c3.slider("Number of clusters", KS[0], KS[-1], **state.linked("cluster_k", "k", 10, KS))
+                    **state.linked("cluster_algo", "algo", DEFAULT["algorithm"], cluster.ALGORITHMS))
+k = c3.slider("Number of clusters", KS[0], KS[-1], **state.linked("cluster_k", "k", DEFAULT["k"], KS))
 c1, c2, c3, c4 = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
-umap_on = c1.toggle("UMAP first (N2D)", **state.linked("cluster_umap", "umap", True),
+umap_on = c1.toggle("UMAP first (N2D)", **state.linked("cluster_umap", "umap", DEFAULT["umap"]),
                     help="AE/VAE code → UMAP (10 dims, 20 neighbours, min_dist 0) → clustering: McConville "
-                         "et al., N2D (2020). About 15 s per model the first time (the first of a fresh server ~40 s: "
-                         "UMAP compiles), then kept on disk; `python -m apcore warm` computes the defaults before class.")
+                         "et al., N2D (2020). Computed with the model when it trains (a few seconds) and kept on "
+                         "disk; `python -m apcore warm` computes the defaults before class.")
 latent = c2.select_slider("AE / VAE latent", LATENTS,
                           **state.linked("cluster_latent", "latent", defaults.CLUSTER_LATENT, LATENTS))
-pca_n = c3.slider("PCA components", 2, 50, 10, **state.bound("pca"))
+pca_n = c3.slider("PCA components", 2, 50, DEFAULT["pca_components"], **state.bound("pca"))
 method = c4.selectbox("2-D view", list(VIEWS), format_func=VIEWS.get,
                       **state.linked("cluster_view", "view", "auto", VIEWS))
 if umap_on and not cluster.umap_available():
@@ -64,7 +65,7 @@ selected = cluster.Pipeline(rep, algo, k, "umap" if umap_on and rep in models el
 st.subheader(f"Scores: {cluster.ALGORITHMS[algo]}, k = {k}")
 st.caption(f"On the {len(view.test_set(name)[1]):,} test images of {name}.")
 view.show_scores(view.scores_frame(results), selected.label())
-st.caption("Seconds: the clustering (and UMAP) on this server, the first time; every result is cached. "
+st.caption("Seconds: the clustering (and UMAP) when first computed; every result is kept on disk. "
            "Bold green: best in its column. Shaded: the representation shown below.")
 
 model = models.get(rep)

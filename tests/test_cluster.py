@@ -230,3 +230,106 @@ def test_test_split_follows_the_limit(monkeypatch):
     np.testing.assert_array_equal(labels, data.test_labels[:250].numpy())
     monkeypatch.delenv("APCORE_CLUSTER_LIMIT")
     assert len(cluster.test_split(data)[0]) == 10_000
+
+
+# -- kept on disk: clusterings, the page's default view, numba's compilations -----------------------
+
+def test_pca_2d_matches_scikit_learn_without_importing_it():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    for n, d in ((2000, 10), (500, 3), (3000, 40)):
+        x = (rng.normal(size=(n, d)) * np.linspace(3, 0.1, d)).astype(np.float32)  # a clear spectrum
+        expected = PCA(2, random_state=0).fit_transform(x)
+        np.testing.assert_allclose(cluster.pca_2d(x), expected, atol=1e-4 * np.abs(expected).max())
+    pts, idx, used = cluster.project_2d(x, "pca")
+    assert used == "pca" and np.array_equal(pts, cluster.pca_2d(x)) and len(idx) == len(x)
+    with pytest.raises(ValueError):
+        cluster.pca_2d(x[:, :1])
+
+
+@pytest.fixture
+def counting_run(monkeypatch):
+    """cluster.run, counting its calls (the real one still runs)."""
+    calls = []
+    real = cluster.run
+
+    def counting(pipeline, x, y):
+        calls.append(pipeline)
+        return real(pipeline, x, y)
+
+    monkeypatch.setattr(cluster, "run", counting)
+    return calls
+
+
+def test_cached_result_computes_once_then_reads_the_file(tmp_path, blobs, counting_run):
+    x, y = blobs
+    p = cluster.Pipeline("pca", k=3)
+    path = cluster.result_path(tmp_path, p, "mnist", len(y), None)
+    assert path.parent == tmp_path / "clusterings"
+    asked = []
+    first = cluster.cached_result(p, y, path, lambda: asked.append(1) or x)
+    again = cluster.cached_result(p, y, path, lambda: asked.append(1) or x)
+    assert len(asked) == 1 and len(counting_run) == 1 and path.is_file()  # no features, no clustering
+    np.testing.assert_array_equal(first.labels, again.labels)
+    assert again.scores == pytest.approx(first.scores) and again.scores["cluster_acc"] == 1.0
+    assert again.seconds == pytest.approx(first.seconds) and again.pipeline == p
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_cached_result_recomputes_a_damaged_or_mismatched_file(tmp_path, blobs, counting_run):
+    x, y = blobs
+    p = cluster.Pipeline("pca", k=3)
+    path = cluster.result_path(tmp_path, p, "mnist", len(y), None)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 truncated")
+    assert cluster.cached_result(p, y, path, lambda: x).scores["cluster_acc"] == 1.0 and len(counting_run) == 1
+    np.savez(path, labels=np.zeros(5, np.int16), scores=np.zeros(3), seconds=np.float64(0))  # another n
+    assert len(cluster.cached_result(p, y, path, lambda: x).labels) == len(y) and len(counting_run) == 2
+    assert len(cluster.cached_result(p, y, path, lambda: x).labels) == len(y) and len(counting_run) == 2
+
+
+def test_result_path_changes_with_what_the_result_depends_on(tmp_path):
+    p = cluster.Pipeline("ae", manifold="umap")
+    base = cluster.result_path(tmp_path, p, "mnist", 100, "a" * 64)
+    assert base == cluster.result_path(tmp_path, cluster.Pipeline("ae", manifold="umap"), "mnist", 100, "a" * 64)
+    others = {cluster.result_path(tmp_path, q, ds, n, key) for q, ds, n, key in [
+        (cluster.Pipeline("ae", "gmm", manifold="umap"), "mnist", 100, "a" * 64),
+        (cluster.Pipeline("ae", k=4, manifold="umap"), "mnist", 100, "a" * 64),
+        (cluster.Pipeline("ae"), "mnist", 100, "a" * 64),
+        (p, "fashion-mnist", 100, "a" * 64), (p, "mnist", 99, "a" * 64), (p, "mnist", 100, "b" * 64)]}
+    assert base not in others and len(others) == 6
+
+
+def test_keep_page_view_keeps_the_default_rows_once(tmp_path, monkeypatch, fake_umap, counting_run):
+    monkeypatch.setenv("APCORE_CLUSTER_LIMIT", "200")
+    monkeypatch.setattr(cluster, "umap_available", lambda: True)
+    ae = trained("ae-mlp")
+    rows = cluster.keep_page_view(tmp_path, "mnist", {"ae": ae}, shared=False)
+    assert [r.pipeline.label() for r in rows] == ["AE latent", "AE latent → UMAP (N2D)"]
+    assert {(r.pipeline.algorithm, r.pipeline.k) for r in rows} == {("kmeans", 10)} and fake_umap == [200]
+    assert cluster.embedding_path(tmp_path, ae.config.key, 200).is_file()
+    for r in rows:
+        assert cluster.result_path(tmp_path, r.pipeline, "mnist", 200, ae.config.key).is_file()
+    everything = cluster.keep_page_view(tmp_path, "mnist", {"ae": ae})  # the model's rows read back
+    assert [r.pipeline.label() for r in everything] == ["Raw pixels", "PCA (10)", "AE latent", "AE latent → UMAP (N2D)"]
+    assert len(counting_run) == 4 and fake_umap == [200]
+    for mine, again in zip(rows, everything[2:]):
+        np.testing.assert_array_equal(mine.labels, again.labels)
+
+
+@pytest.mark.skipif(not cluster.umap_available(), reason="umap-learn not installed")
+def test_umap_compilations_are_kept_on_disk():
+    import umap.layouts
+
+    assert cluster.keep_umap_compiled() > 10
+    assert umap.layouts._nb_optimize_layout_euclidean_single_epoch.stats.cache_path is not None
+
+
+def test_a_kept_embedding_is_read_without_encoding_the_images(tmp_path, images, fake_umap, monkeypatch):
+    ae = trained("ae-mlp")
+    umap = cluster.Pipeline("ae", manifold="umap")
+    first = cluster.features(umap, images, ae, tmp_path)
+    monkeypatch.setattr(cluster, "code_features", lambda *a: pytest.fail("encoded the images again"))
+    np.testing.assert_array_equal(cluster.features(umap, images, ae, tmp_path), first)
+    assert fake_umap == [64]

@@ -8,6 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -171,3 +172,58 @@ def test_worker_sends_each_snapshot_before_done(tmp_path):
     assert [f.step for f in snapshots] == snapshot_steps(10)
     assert all(f.total_steps == 10 and f.codes.shape == (2000, 2) and f.codes.dtype == "float16" for f in snapshots)
     assert snapshots[0].losses["loss"] > snapshots[-1].losses["loss"]
+
+
+def made(config: ModelConfig):
+    """An untrained model standing for a trained one of ``config``."""
+    from apcore.cache import TrainedModel
+    from apcore.models import build
+
+    torch.manual_seed(0)
+    return TrainedModel(config, build(config).eval(), [], {}, 0.0, "cpu", 0.0)
+
+
+@pytest.fixture
+def cheap_umap(monkeypatch):
+    """A 200-image test set and a UMAP replaced by a cheap map: what derive keeps, not UMAP itself."""
+    from apcore import cluster
+
+    monkeypatch.setenv("APCORE_CLUSTER_LIMIT", "200")
+    monkeypatch.setattr(cluster, "umap_available", lambda: True)
+    monkeypatch.setattr(cluster, "umap_features",
+                        lambda x, seed=0, **o: np.repeat(x[:, :1], cluster.UMAP_OPTIONS["n_components"], 1))
+
+
+def kept(root: Path) -> tuple[int, int]:
+    return len(list(root.glob("clusterings/*.npz"))), len(list(root.glob("embeddings/*.npy")))
+
+
+def test_derive_keeps_the_clustering_view_of_the_clustering_models_only(tmp_path, cheap_umap):
+    from apcore import defaults, worker
+
+    store = ModelStore(root=tmp_path, device="cpu")
+    worker.derive(store, made(defaults.default_config("ae-mlp", latent_dim=5)))  # the Autoencoder page's
+    assert kept(tmp_path) == (0, 0)
+    worker.derive(store, made(defaults.cluster_ae_config()))
+    assert kept(tmp_path) == (2, 1)  # its code with and without UMAP; the embedding
+    worker.derive(store, made(defaults.cluster_vae_config()))  # also the VAE page's 20-d model
+    assert kept(tmp_path) == (4, 2)
+    orphan = ModelStore(root=tmp_path / "orphan", device="cpu", write_guard=lambda: False)
+    worker.derive(orphan, made(defaults.cluster_ae_config(10)))
+    assert kept(tmp_path / "orphan") == (0, 0)
+
+
+def test_a_job_is_done_only_once_its_view_is_kept(monkeypatch):
+    from apcore import defaults, worker
+
+    config = defaults.cluster_ae_config()
+    order = []
+
+    class Store:
+        def get_or_train(self, c, *args):
+            order.append("trained")
+            return made(c)
+
+    monkeypatch.setattr(worker, "derive", lambda store, trained: order.append(f"derived {trained.config.key}"))
+    worker._run_job(Store(), lambda m: order.append(m["event"]), {"job": 1, "config": config.to_dict()}, set())
+    assert order == ["trained", f"derived {config.key}", "done"]

@@ -8,9 +8,6 @@ hashed); its own config key stands for it in the cache key.
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -64,16 +61,17 @@ def _features(name: str, features_key: tuple, model_key: str | None, _pipeline: 
 
 
 def result(name: str, pipeline: cluster.Pipeline, trained: TrainedModel | None) -> cluster.Result:
-    """Cluster ids and scores of ``pipeline`` on the test set; seconds include the features (UMAP
-    too) when this pipeline computed them."""
+    """Cluster ids and scores of ``pipeline`` on the test set, kept on disk beside the models
+    (``apcore.cluster.cached_result``: warm and the training worker compute the page's default
+    rows ahead); seconds: the features (UMAP too) and the clustering, when first computed."""
     return _result(name, pipeline, _key(trained), trained)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _result(name: str, pipeline: cluster.Pipeline, model_key: str | None, _trained: TrainedModel | None) -> cluster.Result:
-    start = time.perf_counter()
-    res = cluster.run(pipeline, features(name, pipeline, _trained), test_set(name)[1])
-    return replace(res, seconds=time.perf_counter() - start)
+    y = test_set(name)[1]
+    path = cluster.result_path(store().root, pipeline, name, len(y), model_key)
+    return cluster.cached_result(pipeline, y, path, lambda: features(name, pipeline, _trained))
 
 
 def projection(name: str, pipeline: cluster.Pipeline, method: str, trained: TrainedModel | None):

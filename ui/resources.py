@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+import pkgutil
+import threading
+import time
+
 import streamlit as st
-import torch
 
 from apcore.cache import ModelStore
 from apcore.data import Dataset, load_dataset
+from apcore.defaults import warm_list
 from apcore.jobs import JobRegistry
 
+log = logging.getLogger(__name__)
 
-# Torch threads of the server process. Its own torch work is small (a decoded digit, a few
-# reconstructions, a test set encoded once per model), and it shares the cores with the training
-# worker's threads: two OpenMP pools spinning against each other made a slider's torch work 6-10x
-# slower while a model trained, one server thread 1.3-1.8x (measured: a decode, 10 reconstructions
-# and 2,000 codes; 17.5 ms idle with 2 threads, 33 ms with 1; 101-185 ms vs 44-60 ms during training).
-SERVER_THREADS = 1
+# Imported inside apcore's functions (a page that never clusters never pays for them), but every
+# page's first use would: the preload takes them ahead.
+LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize")
 
 
 @st.cache_resource(show_spinner=False)
 def store() -> ModelStore:
-    torch.set_num_threads(SERVER_THREADS)  # the first torch work of a server goes through here
     return ModelStore()
 
 
@@ -36,3 +39,32 @@ def registry() -> JobRegistry:
 @st.cache_resource(show_spinner="Reading the data set…", max_entries=2)
 def dataset(name: str) -> Dataset:
     return load_dataset(name)
+
+
+@st.cache_resource(show_spinner=False)
+def preload() -> threading.Thread:
+    """Once per server, in a background thread: what the other pages' first visits would wait for
+    (the modules every page imports, scikit-learn and SciPy, the data set, every page default's
+    model on disk). ``app.py`` starts it after its first complete run, so the page being opened
+    first is not slowed down by it, and the next page opens without importing or loading."""
+    thread = threading.Thread(target=_preload, args=(store(),), name="apcore-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _preload(models: ModelStore) -> None:
+    import ui
+
+    start = time.perf_counter()
+    try:
+        for module in [f"ui.{m.name}" for m in pkgutil.iter_modules(ui.__path__)] + list(LAZY_MODULES):
+            importlib.import_module(module)
+        configs = warm_list()
+        for name in dict.fromkeys(c.dataset for c in configs):
+            load_dataset(name)
+        loaded = sum(models.latest(c) is not None for c in configs)
+    except Exception:  # noqa: BLE001 - a preload that fails only leaves the work to the pages
+        log.exception("preload failed")
+    else:
+        log.info("preloaded modules, data and %d of %d page defaults in %.1f s", loaded, len(configs),
+                 time.perf_counter() - start)

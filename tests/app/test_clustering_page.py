@@ -60,3 +60,22 @@ def test_bad_link_value_falls_back():
     at.query_params["k"] = "99"
     at = run_until_trained(at)
     assert at.slider(key="cluster_k").value == 10
+
+
+def test_a_fresh_server_reads_every_row_from_disk(monkeypatch):
+    import pytest
+    import streamlit as st
+
+    from apcore import cluster
+
+    at = run_until_trained(page_test("clustering"))
+    before = table(at)
+    st.cache_data.clear()  # a fresh server: nothing in memory, the models and their rows on disk
+    st.cache_resource.clear()
+    monkeypatch.setattr(cluster, "run", lambda *a: pytest.fail("clustered again"))
+    monkeypatch.setattr(cluster, "umap_features", lambda *a, **k: pytest.fail("UMAP again"))
+    at = page_test("clustering")
+    at.run()
+    assert not at.exception, at.exception
+    assert table(at).equals(before)
+    assert len(at.get("plotly_chart")) == 2 and len(at.get("image")) >= 2
