@@ -73,7 +73,8 @@ def latent_grid(model: Autoencoder, n: int = 15, span: float | None = None) -> t
 
 @torch.no_grad()
 def interpolate(model: Autoencoder, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
-    """Decode the straight line between the codes of images ``a`` and ``b`` (uint8 (28, 28))."""
+    """Decode the straight line between the codes of images ``a`` and ``b`` (each uint8 (28, 28), or
+    float in [0, 1] (1, 28, 28): a drawn or uploaded digit; :func:`apcore.data.to_float` takes both)."""
     x = to_float(torch.stack([a, b])).to(model.device)
     za, zb = model.embed(x)
     t = torch.linspace(0, 1, steps, device=za.device)[:, None]
