@@ -22,11 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from apcore import models, train  # noqa: E402
+from apcore import models, train  # noqa: E402 - apcore before torch: it sets OpenMP's spin count
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
 from apcore.data import DATA_DIR, load_dataset, to_float  # noqa: E402
 from apcore.defaults import default_config  # noqa: E402
 from bench.common import write_table  # noqa: E402
