@@ -4,7 +4,9 @@ A training in a thread of the Streamlit server competes with every page rerun fo
 lock, and each watching tab slowed it down (measured: 15 s alone, 90 s watched by one tab, no end
 in sight with four). Here a long-lived ``python -m apcore.worker`` process (torch imported once)
 trains one job at a time and writes the checkpoint through the same :class:`~apcore.cache.ModelStore`;
-the server only reads progress and then loads the finished checkpoint.
+the server only reads progress and then loads the finished checkpoint. For a model the clustering
+page shows, the worker also keeps that page's view of it (its clusterings and UMAP embedding,
+:func:`derive`) before reporting it done, and it prepares UMAP once it has been idle a while.
 
 Why a subprocess and not ``multiprocessing``: Streamlit replaces ``__main__`` with the page script,
 so a spawn/forkserver child re-executes the app, and forking a threaded server is unsafe.
@@ -49,6 +51,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # the few milliseconds its rerun takes, and an idle server leaves the worker the whole machine.
 NICE = 5
 WATCHDOG_S = 0.25
+# Idle this long, the worker prepares UMAP (import, numba's compiled functions: 1-3 s), so the
+# first clustering model it trains does not wait for that; not at once: the server's first pages
+# and the browser need the CPU then.
+PREPARE_AFTER_S = 15.0
 
 
 class WorkerDied(RuntimeError):
@@ -205,6 +211,17 @@ def derive(store, trained) -> None:
         log.info("clustering view of %s kept in %.1f s", trained.config.describe(), time.perf_counter() - start)
 
 
+def _prepare() -> None:
+    """What the worker's first clustering model would otherwise wait for: UMAP's import and numba
+    functions. A failure only leaves that wait."""
+    from . import cluster
+
+    try:
+        log.info("UMAP prepared in %.1f s", cluster.prepare_umap())
+    except Exception:  # noqa: BLE001
+        log.exception("preparing UMAP failed")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m apcore.worker", description="Training worker (started by the app).")
     p.add_argument("--fd", type=int, required=True, help="socket to the server")
@@ -234,8 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     store = ModelStore(args.checkpoints, device=args.device, max_in_memory=1,
                        write_guard=lambda: os.getppid() == args.parent)
     send({"event": "ready", "pid": os.getpid(), "device": store.device.type})
+    prepared = False
     while True:
-        _run_job(store, send, jobs.get(), cancelled)
+        try:
+            message = jobs.get(timeout=None if prepared else PREPARE_AFTER_S)
+        except queue.Empty:
+            prepared = True
+            _prepare()
+            continue
+        _run_job(store, send, message, cancelled)
 
 
 if __name__ == "__main__":

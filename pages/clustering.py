@@ -58,7 +58,7 @@ if ready := [m for m in models.values() if m is not None]:
                       also=[m.config for m in ready[1:]])
 
 wanted = cluster.comparison(algo, k, pca_n, umap_on, [r for r, m in models.items() if m is not None])
-with st.spinner("Clustering every representation (first time: up to a minute with UMAP)…"):
+with st.spinner("Clustering every representation (the first time: seconds each, UMAP included)…"):
     results = [view.result(name, p, models.get(p.representation)) for p in wanted]
 
 selected = cluster.Pipeline(rep, algo, k, "umap" if umap_on and rep in models else "none", pca_n)

@@ -333,3 +333,35 @@ def test_a_kept_embedding_is_read_without_encoding_the_images(tmp_path, images, 
     monkeypatch.setattr(cluster, "code_features", lambda *a: pytest.fail("encoded the images again"))
     np.testing.assert_array_equal(cluster.features(umap, images, ae, tmp_path), first)
     assert fake_umap == [64]
+
+
+@pytest.mark.skipif(not cluster.umap_available(), reason="umap-learn not installed")
+def test_prepared_umap_fits_without_compiling(blobs):
+    from numba.core import event
+
+    assert cluster.prepare_umap() > 0
+    compiled = []
+
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            pass
+
+        def on_end(self, ev):
+            compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+
+    with event.install_listener("numba:compile", Listener()):
+        cluster.umap_features(blobs[0], n_neighbors=10)
+    assert compiled == []
+
+
+def test_nearest_neighbours_are_exact_and_start_with_the_point_itself(blobs):
+    from sklearn.neighbors import NearestNeighbors
+
+    x = np.vstack([blobs[0], blobs[0][:5]])  # five duplicated points
+    idx, dist = cluster.nearest_neighbours(x, 7, batch=64)
+    assert idx.shape == dist.shape == (305, 7) and dist.dtype == np.float32
+    np.testing.assert_array_equal(idx[:, 0], np.arange(305))
+    assert (dist[:, 0] == 0).all() and (np.diff(dist, axis=1) >= 0).all()
+    oracle, _ = NearestNeighbors(n_neighbors=7).fit(x).kneighbors(x)  # distances, ascending
+    np.testing.assert_allclose(dist, oracle, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(dist, np.linalg.norm(x[:, None] - x[idx], axis=2), rtol=1e-5, atol=1e-4)
