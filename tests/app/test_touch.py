@@ -183,7 +183,7 @@ def test_autoencoder_playground_click_sets_the_sliders():
     open_tab(at, "ae_tab", "Decoder playground")
     assert [s.label for s in at.slider] == ["z1", "z2"]
     assert any(c.startswith("z = (") for c in image_captions(at))
-    trained = store().get(default_config("ae-mlp", latent_dim=2))
+    trained = store().latest(default_config("ae-mlp", latent_dim=2))
     plane = planes.plane_for(test_codes(trained))
     assert [(s.min, s.max) for s in at.slider] == [pytest.approx(plane.z1), pytest.approx(plane.z2)]
     for t, u in enumerate([(0.1, 0.8), (0.9, 0.15)], start=1):
@@ -214,7 +214,7 @@ def test_vae_grid_cell_and_plane_click():
     at.run()
     assert f"VAE grid, row 1, column 3: {z_text(planes.grid_z(0, 2, n))}" in image_captions(at)
     assert at.session_state["vae_grid_cell"] == ["VAE", 0, 2]
-    vae = store().get(default_config("vae-mlp", latent_dim=2))
+    vae = store().latest(default_config("vae-mlp", latent_dim=2))
     plane = planes.plane_for(test_codes(vae))
     z = np.array([plane.z1[0] * 0.5, plane.z2[1] * 0.5])
     at.session_state["vae_plane_click"] = click_at(plane, z, 2)
