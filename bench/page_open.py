@@ -15,14 +15,16 @@ answers ``/_stcore/health``, Debian's Chromium opens the page's address directly
 - after the Overview: on another fresh server, the Overview opened first (as a lecturer starts),
   the server's background preload (``ui.resources.preload``) let finish, then the page opened.
 
-``--rounds N`` repeats the whole sweep and reports the median of each cell. Target (issue 14):
-every first visit within 2 s on the 2-core CPU. The machine is shared: the load average is
-reported beside the times.
+``--rounds N`` repeats the whole sweep and reports the median of each cell. ``--baseline DIR``
+times another checkout too (``git worktree add /tmp/before COMMIT``), page by page in turn with
+this one, so that before/after are compared within one run on a shared machine. Target (issue
+14): every first visit within 2 s on the 2-core CPU. The load average is reported beside the times.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import browser  # noqa: E402
 from bench.browser import CHROMIUM, ROOT, launch, start_server, stop_server  # noqa: E402
 from bench.common import cpu_name, write_table  # noqa: E402
 
@@ -62,13 +65,30 @@ def clean_env(checkpoints: Path) -> dict[str, str]:
     return {**env, "APCORE_CHECKPOINT_DIR": str(checkpoints)}
 
 
-def warm(env: dict[str, str], log: Path) -> float:
-    """``python -m apcore warm`` into the folder; its wall seconds (near 0 when all is there)."""
+def warm(env: dict[str, str], log: Path, root: Path = ROOT) -> float:
+    """``python -m apcore warm`` of the checkout ``root`` into the folder; its wall seconds (near 0
+    when all is there)."""
     start = time.perf_counter()
     with open(log, "w") as out:
-        subprocess.run([sys.executable, "-m", "apcore", "warm"], cwd=ROOT, env=env, stdout=out,
+        subprocess.run([sys.executable, "-m", "apcore", "warm"], cwd=root, env=env, stdout=out,
                        stderr=subprocess.STDOUT, check=True)
     return time.perf_counter() - start
+
+
+def has_preload(root: Path) -> bool:
+    """Whether the checkout's server preloads in the background (``ui.resources.preload``)."""
+    resources = root / "ui" / "resources.py"
+    return resources.exists() and "def preload" in resources.read_text()
+
+
+@contextlib.contextmanager
+def serving(root: Path):
+    """``bench.browser.start_server`` runs the app of the checkout ``root`` meanwhile."""
+    before, browser.ROOT = browser.ROOT, root
+    try:
+        yield
+    finally:
+        browser.ROOT = before
 
 
 def visit(context, url: str, wanted: list, timeout_s: float) -> tuple[float, str]:
@@ -98,6 +118,7 @@ def wait_for_log(log: Path, text: str, timeout_s: float) -> float:
 
 
 def open_page(pw, env: dict[str, str], name: str, log_dir: Path, timeout_s: float, preload_wait_s: float) -> dict:
+    """One page of a fresh server: first and second visit; another fresh server: after the Overview."""
     path, wanted = PAGES[name]
     browser = launch(pw)
     try:
@@ -131,9 +152,10 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=Path, help="checkpoint folder to reuse (default: a new temporary one)")
     ap.add_argument("--pages", default=",".join(PAGES))
     ap.add_argument("--rounds", type=int, default=1, help="sweeps over the pages; medians are reported")
+    ap.add_argument("--baseline", type=Path, help="another checkout timed in turn with this one (before/after)")
     ap.add_argument("--timeout", type=float, default=120, help="seconds a page may take")
     ap.add_argument("--preload-wait", type=float, default=60,
-                    help="most seconds to wait for the server's preload after the Overview (0: an app without one)")
+                    help="most seconds to wait for the server's preload after the Overview (none in an app without one)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if CHROMIUM is None:
@@ -146,34 +168,56 @@ def main() -> None:
     checkpoints = args.checkpoints or Path(tempfile.mkdtemp(prefix="page-open-"))
     log_dir = Path(tempfile.mkdtemp(prefix="page-open-logs-"))
     env = clean_env(checkpoints)
-    warm_s = warm(env, log_dir / "warm.log")
-    print(f"# warm: {warm_s:.1f} s into {checkpoints} (log {log_dir / 'warm.log'})", flush=True)
+    variants = {"before": args.baseline.resolve(), "after": ROOT} if args.baseline else {"": ROOT}
+    warm_s = {}
+    for label, root in variants.items():
+        warm_s[label] = warm(env, log_dir / f"warm{label}.log", root)
+        print(f"# warm {label}: {warm_s[label]:.1f} s into {checkpoints} (log {log_dir / f'warm{label}.log'})", flush=True)
 
-    runs: dict[str, list[dict]] = {p: [] for p in pages}
+    runs: dict[tuple[str, str], list[dict]] = {(label, p): [] for label in variants for p in pages}
     with sync_playwright() as pw:
         for r in range(args.rounds):
             for name in pages:
-                row = open_page(pw, env, name, log_dir, args.timeout, args.preload_wait)
-                runs[name].append(row)
-                print(f"# round {r + 1} {name}: server {row['health']:.1f} s, first {row['first']:.2f} s, "
-                      f"second {row['second']:.2f} s, after the Overview {row['after_home']:.2f} s "
-                      f"(preload waited {row['preload']:.1f} s), load {row['load']:.2f} {row['problem']}", flush=True)
+                for label, root in variants.items():
+                    preload_wait = args.preload_wait if has_preload(root) else 0
+                    (log_dir / label).mkdir(exist_ok=True)
+                    with serving(root):
+                        row = open_page(pw, env, name, log_dir / label, args.timeout, preload_wait)
+                    runs[label, name].append(row)
+                    print(f"# round {r + 1} {label} {name}: server {row['health']:.1f} s, first {row['first']:.2f} s, "
+                          f"second {row['second']:.2f} s, after the Overview {row['after_home']:.2f} s "
+                          f"(preload waited {row['preload']:.1f} s), load {row['load']:.2f} {row['problem']}", flush=True)
 
-    def med(name, key):
-        return statistics.median(r[key] for r in runs[name])
+    def med(label, name, key):
+        return statistics.median(r[key] for r in runs[label, name])
 
-    rows = [[name, f"{med(name, 'first'):.2f}", f"{med(name, 'second'):.2f}", f"{med(name, 'after_home'):.2f}",
-             f"{med(name, 'health'):.1f}", f"{med(name, 'load'):.2f}", "yes" if med(name, "first") <= 2.0 else "**no**",
-             "; ".join(sorted({r['problem'] for r in runs[name] if r["problem"]})) or ""] for name in pages]
+    def problems(name):
+        return "; ".join(sorted({f"{label} {r['problem']}".strip() for label in variants for r in runs[label, name]
+                                 if r["problem"]}))
+
+    if args.baseline:
+        header = ["page", "first visit s before", "after", "after / before", "second visit s before", "after",
+                  "after the Overview s before", "after", "load", "first <= 2 s", "problems"]
+        rows = [[name, f"{med('before', name, 'first'):.2f}", f"{med('after', name, 'first'):.2f}",
+                 f"{med('after', name, 'first') / med('before', name, 'first'):.2f}",
+                 f"{med('before', name, 'second'):.2f}", f"{med('after', name, 'second'):.2f}",
+                 f"{med('before', name, 'after_home'):.2f}", f"{med('after', name, 'after_home'):.2f}",
+                 f"{med('after', name, 'load'):.2f}", "yes" if med("after", name, "first") <= 2.0 else "**no**",
+                 problems(name)] for name in pages]
+    else:
+        header = ["page", "first visit s", "second visit s", "after the Overview s", "server start s", "load",
+                  "first <= 2 s", "problems"]
+        rows = [[name, f"{med('', name, 'first'):.2f}", f"{med('', name, 'second'):.2f}",
+                 f"{med('', name, 'after_home'):.2f}", f"{med('', name, 'health'):.1f}", f"{med('', name, 'load'):.2f}",
+                 "yes" if med("", name, "first") <= 2.0 else "**no**", problems(name)] for name in pages]
     notes = (f"CPU: {cpu_name()}, {os.cpu_count()} cores. A fresh server per page (models and derived artefacts on "
-             f"disk: `python -m apcore warm`, {warm_s:.0f} s this run), Chromium opening the page's address: seconds "
-             "from `goto` until the script has finished and the page's figures are drawn; second visit: a new tab on "
-             "the same server; after the Overview: another fresh server, the Overview opened first and the server's "
-             f"background preload finished, then the page. Median of {args.rounds} round(s). Load: 1-minute load "
-             "average when the first visit started (shared 2-core machine: other work was running). "
-             "Target: first visit <= 2 s.")
-    header = ["page", "first visit s", "second visit s", "after the Overview s", "server start s", "load",
-              "first <= 2 s", "problems"]
+             f"disk: `python -m apcore warm`), Chromium opening the page's address: seconds from `goto` until the "
+             "script has finished and the page's figures are drawn; second visit: a new tab on the same server; "
+             "after the Overview: another fresh server, the Overview opened first and the server's background "
+             f"preload finished, then the page. Median of {args.rounds} round(s)"
+             + (f"; before = {args.baseline}, timed page by page in turn with after = this checkout" if args.baseline else "")
+             + ". Load: 1-minute load average when the first visit started (shared 2-core machine: other work was "
+             "running). Target: first visit <= 2 s.")
     if args.no_write:
         print("\n".join(" | ".join(map(str, r)) for r in [header, *rows]) + "\n\n" + notes)
     else:
