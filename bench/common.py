@@ -50,8 +50,8 @@ def machine() -> str:
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
 
-def write_table(name: str, title: str, header: list[str], rows: list[list], notes: str = "") -> str:
-    """Print a markdown table and write it to bench/results/<name>.md."""
+def write_table(name: str, title: str, header: list[str], rows: list[list], notes: str = "", write: bool = True) -> str:
+    """Print a markdown table and (unless ``write`` is false: a trial run) write it to bench/results/<name>.md."""
     lines = [f"# {title}", "", f"Machine: {machine()}", "", f"Command: `python3 {' '.join(sys.argv)}`", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -59,6 +59,7 @@ def write_table(name: str, title: str, header: list[str], rows: list[list], note
         lines += ["", notes]
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.md").write_text(text)
+    if write:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"{name}.md").write_text(text)
     return text

@@ -218,10 +218,7 @@ def main() -> None:
              + (f"; before = {args.baseline}, timed page by page in turn with after = this checkout" if args.baseline else "")
              + ". Load: 1-minute load average when the first visit started (shared 2-core machine: other work was "
              "running). Target: first visit <= 2 s.")
-    if args.no_write:
-        print("\n".join(" | ".join(map(str, r)) for r in [header, *rows]) + "\n\n" + notes)
-    else:
-        write_table("page_open", "Opening a page of a warm server in Chromium", header, rows, notes)
+    write_table("page_open", "Opening a page of a warm server in Chromium", header, rows, notes, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -81,10 +81,7 @@ def main() -> None:
              f"{trained.train_seconds:.1f} s. {args.seeds} UMAP seeds per row; k-means with 10 restarts on the "
              "10-d embedding. Seconds: the UMAP fit, neighbour graph included. The page uses "
              f"{cluster.UMAP_OPTIONS['n_epochs']} epochs on the exact graph.")
-    if args.no_write:
-        print("\n".join(" | ".join(map(str, r)) for r in [header, *rows]) + "\n\n" + notes)
-    else:
-        write_table("umap_options", "UMAP epochs and neighbour graph: clustering quality and time", header, rows, notes)
+    write_table("umap_options", "UMAP epochs and neighbour graph: clustering quality and time", header, rows, notes, write=not args.no_write)
 
 
 if __name__ == "__main__":
