@@ -38,6 +38,7 @@ import torch
 from .cache import StoreClosedError, TrainedModel, atomic_write
 from .config import NUM_CLASSES
 from .data import Dataset, load_dataset, to_float
+from .explore import Pca
 from .metrics import cluster_scores, encode_images, kmeans_labels
 from .models import Autoencoder
 
@@ -450,17 +451,10 @@ def project_2d(features: np.ndarray, method: str = "auto", max_points: int = TSN
 def pca_2d(features: np.ndarray) -> np.ndarray:
     """The scores on the first two principal components of ``features`` (N, d), d >= 2: (N, 2) float32.
 
-    What scikit-learn's ``PCA(2).fit_transform`` gives (its covariance solver, each axis signed so
-    that its largest loading is positive; equal within float32 rounding), without importing
-    scikit-learn (~1.5 s on a page's first visit)."""
+    What scikit-learn's ``PCA(2).fit_transform`` gives, without importing it (:class:`explore.Pca`)."""
     if features.ndim != 2 or features.shape[1] < 2:
         raise ValueError(f"a 2-D PCA needs at least 2 features, got shape {features.shape}")
-    x = features.astype(np.float64)
-    x -= x.mean(0)
-    _, vectors = np.linalg.eigh(x.T @ x)             # ascending eigenvalues: (d, d)
-    axes = vectors[:, ::-1][:, :2].T                 # (2, d), largest variance first
-    axes *= np.sign(axes[np.arange(2), np.abs(axes).argmax(1)])[:, None]
-    return (x @ axes.T).astype(np.float32)
+    return Pca.fit(features, 2).transform(features)
 
 
 def cluster_centres(codes: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:

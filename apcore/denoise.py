@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
 from .data import NOISE_SEED, corrupt, to_float
 from .metrics import EVAL_BATCH, psnr
@@ -18,6 +17,8 @@ from .models import Autoencoder
 
 def ssim(clean: torch.Tensor, other: torch.Tensor) -> np.ndarray:
     """SSIM per image, pixels in [0, 1], default 7x7 window: (B, 1, 28, 28) x 2 -> (B,)."""
+    from skimage.metrics import structural_similarity  # ~1 s to import: only where SSIM is shown
+
     a = clean.detach().cpu().double().numpy().reshape(-1, 28, 28)
     b = other.detach().cpu().double().numpy().reshape(-1, 28, 28)
     return np.array([structural_similarity(p, q, data_range=1.0) for p, q in zip(a, b)])

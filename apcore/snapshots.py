@@ -29,11 +29,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 from .config import ModelConfig
 from .data import NOISE_SEED, Dataset, corrupt, to_float
-from .explore import first_of_each_class
+from .explore import Pca, first_of_each_class
 from .models import Autoencoder
 
 log = logging.getLogger(__name__)
@@ -234,9 +233,9 @@ class Snapshotter:
         k, n, dims = codes.shape
         mean = axes = None
         if dims > MAX_CODE_DIMS:
-            pca = PCA(MAX_CODE_DIMS).fit(codes[-1].astype(np.float32))
-            mean, axes = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
-            codes = np.stack([pca.transform(c.astype(np.float32)) for c in codes])
+            pca = Pca.fit(codes[-1], MAX_CODE_DIMS)
+            mean, axes = pca.mean, pca.axes
+            codes = np.stack([pca.transform(c) for c in codes])
         return Snapshots(
             steps=np.array([f.step for f in frames], dtype=np.int64),
             epochs=np.array([f.epoch for f in frames], dtype=np.float32),
@@ -273,14 +272,14 @@ class ReplayView:
 def replay_frames(snapshots: Snapshots, pad: float = 0.05) -> ReplayView:
     """The codes of every frame in 2-D, on the same axes for all frames.
 
-    A 2-D code is drawn as it is; a longer one through one PCA (scikit-learn) fitted on the last
+    A 2-D code is drawn as it is; a longer one through one PCA (:class:`explore.Pca`) fitted on the last
     frame's codes, so the clusters settle into the places the trained model gives them. The axis
     ranges hold every frame's points (0.1 % trimmed at each end against a few far outliers)."""
     codes = snapshots.codes.astype(np.float32)                       # (K, N, d)
     if codes.shape[2] == 2 and not snapshots.compressed:
         points, titles = codes, ("z1", "z2")
     else:
-        pca = PCA(2).fit(codes[-1])
+        pca = Pca.fit(codes[-1], 2)
         points = np.stack([pca.transform(c) for c in codes]).astype(np.float32)
         titles = ("PC 1", "PC 2")
     flat = points.reshape(-1, 2)
@@ -295,4 +294,4 @@ def frame_points(frame: Frame) -> np.ndarray:
     codes = frame.codes.astype(np.float32)
     if codes.shape[1] == 2:
         return codes
-    return PCA(2).fit_transform(codes).astype(np.float32)
+    return Pca.fit(codes, 2).transform(codes)

@@ -83,3 +83,18 @@ def test_bottleneck_models_are_the_newest_matching_model_per_size():
         summary(base.replace(latent_dim=8, epochs=9), 80.0),           # other budget
     ]
     assert explore.bottleneck_models(summaries, base) == [(base, 150.0), (retrained, 100.0)]
+
+
+@pytest.mark.parametrize("n, d, axes", [(2000, 20, 12), (2000, 64, 12), (500, 3, 2), (300, 5, 5)])
+def test_pca_is_scikit_learns(n, d, axes):
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(d)
+    x = (rng.normal(size=(n, d)) * np.geomspace(3, 0.1, d) + 2.0).astype(np.float32)  # clear spectrum
+    ours, theirs = explore.Pca.fit(x, axes), PCA(axes).fit(x)
+    np.testing.assert_allclose(ours.mean, theirs.mean_, atol=1e-5)
+    np.testing.assert_allclose(ours.axes, theirs.components_, atol=1e-4)
+    expected = theirs.transform(x)
+    np.testing.assert_allclose(ours.transform(x), expected, atol=1e-4 * np.abs(expected).max())
+    with pytest.raises(ValueError):
+        explore.Pca.fit(x, d + 1)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 import torch
-from sklearn.decomposition import PCA
 
 from apcore import cluster, explore
 from apcore.cache import TrainedModel
+from apcore.explore import Pca
 from apcore.metrics import encode_images
 
 from . import hall
@@ -40,13 +40,13 @@ def place(trained: TrainedModel, method: str, images: torch.Tensor) -> tuple[np.
         return codes, codes.astype(np.float32)
     if method == "tsne":
         return codes, None
-    return codes, _pca(trained.config.key, trained).transform(codes).astype(np.float32)
+    return codes, _pca(trained.config.key, trained).transform(codes)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _pca(key: str, _trained: TrainedModel) -> PCA:
-    # the PCA of cluster.project_2d's "pca" view (same rows, same seed): the same axes
-    return PCA(2, random_state=0).fit(test_codes(_trained)[:SHOWN])
+def _pca(key: str, _trained: TrainedModel) -> Pca:
+    # the PCA of cluster.project_2d's "pca" view (same rows): the same axes
+    return Pca.fit(test_codes(_trained)[:SHOWN], 2)
 
 
 @st.cache_resource(max_entries=32, show_spinner="Encoding the test set…")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 import torch
-from torchvision.utils import make_grid
 
 from apcore.data import to_float
 
@@ -15,11 +14,25 @@ UPSCALE = 4  # 28 px -> 112 px per digit, nearest neighbour: crisp pixels on a p
 def montage(images: torch.Tensor, nrow: int = 10, padding: int = 2, upscale: int = UPSCALE) -> np.ndarray:
     """N digits (uint8 as in the data set, or floats in [0, 1]) -> one (H, W) uint8 grid, white
     separators, float pixels clamped to [0, 1]."""
-    images = to_float(images.detach().cpu()).clamp(0, 1)
-    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)[0]
+    images = to_float(images.detach().cpu()).clamp(0, 1).reshape(-1, 28, 28)
+    grid = _grid(images, nrow, padding)
     if upscale > 1:
         grid = grid.repeat_interleave(upscale, 0).repeat_interleave(upscale, 1)
     return (grid.numpy() * 255).round().astype(np.uint8)
+
+
+def _grid(images: torch.Tensor, nrow: int, padding: int) -> torch.Tensor:
+    """(N, h, w) -> one (H, W) picture, ``nrow`` per row, ``padding`` white pixels around each cell:
+    what torchvision's ``make_grid(..., pad_value=1)`` draws for one channel, without importing
+    torchvision (it pulls in ``torch._dynamo``: 1.5-5 s on a page's first visit)."""
+    n, h, w = images.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    grid = torch.ones(rows * (h + padding) + padding, cols * (w + padding) + padding)
+    for i, image in enumerate(images):
+        top, left = (i // cols) * (h + padding) + padding, (i % cols) * (w + padding) + padding
+        grid[top:top + h, left:left + w] = image
+    return grid
 
 
 def show_rows(rows: dict[str, torch.Tensor], nrow: int | None = None, width: int | str = "stretch") -> None:
