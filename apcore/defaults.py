@@ -35,12 +35,14 @@ TRAINING = {
 WARMUP = {"vae-mlp": 0.05, "vae-conv": 0.05}
 
 # Families trained under bfloat16 autocast on a CPU with native bf16 (apcore.train.autocast_dtype).
-# Measured on an AMD EPYC with AVX512-BF16 (1 thread, CPU time per step; quality at these budgets,
-# seed 0): the MLP VAE 1.5x faster per step, its floors met (20-d 104.98, 2-d 143.6); the fully
-# convolutional denoiser 1.1x, 20.103 dB as in float32. The plain autoencoders stay float32: bf16
-# made their reconstructions slightly worse (MLP, 5-d code: 110.31 -> 111.19; conv, 10-d: 98.15 ->
-# 98.54), and no page figure may get worse for speed.
-BF16_FAMILIES = ("vae-mlp", "vae-conv", "ae-fconv")
+# Measured on an AMD EPYC with AVX512-BF16 at these budgets: the MLP VAE 1.5x faster per step (1
+# thread), its floors met (20-d 104.9, 2-d 143.6); the fully convolutional denoiser 1.1x, 20.10 dB
+# as in float32. The plain autoencoders, test BCE over seeds (fp32 -> bf16, same seeds): MLP 5-d
+# code, seeds 1-3: 110.40 +- 0.17 -> 109.97 +- 0.49, 14.9 s -> 9.8 s; MLP 10-d, seeds 0-2: 89.23 ->
+# 89.60 (spread +- 0.7 / 1.3); conv 10-d, seeds 1-3: 104.8 / 101.2 / 100.2 -> 104.7 / 100.2 / 97.1.
+# A single seed-0 run had suggested bf16 was worse for them (MLP 5-d 110.31 -> 111.19): within
+# the seeds' spread. Every page default with these: bench/results/train_defaults_cpu.md.
+BF16_FAMILIES = ("ae-mlp", "ae-conv", "ae-fconv", "vae-mlp", "vae-conv")
 
 # One-class budgets. A class has ~6,000 training images, so an epoch is ~23 steps at batch 256
 # and the full-data budgets above would stop after ~70 steps. Measured (bench/anomaly.py, mean

@@ -234,7 +234,8 @@ def test_precision_by_family_cpu_and_override(monkeypatch):
     monkeypatch.delenv("APCORE_PRECISION", raising=False)
     native = torch.bfloat16 if train.cpu_has_bf16() else None
     assert train.autocast_dtype(cpu, "vae-mlp") is native
-    assert train.autocast_dtype(cpu, "ae-mlp") is None          # the plain AEs stay float32 (quality)
+    monkeypatch.setattr(train, "BF16_FAMILIES", ("vae-mlp",))
+    assert train.autocast_dtype(cpu, "ae-mlp") is None          # a family not in the list: float32
     assert train.autocast_dtype(gpu, "vae-mlp") is None
     monkeypatch.setenv("APCORE_PRECISION", "fp32")
     assert train.autocast_dtype(cpu, "vae-mlp") is None
