@@ -37,7 +37,7 @@ def test_one_class_budget(no_override):
     one = defaults.anomaly_config("ae-mlp", 16, (3,))
     two = defaults.anomaly_config("ae-mlp", 16, (8, 3))
     assert one.normal_classes == (3,) and two.normal_classes == (3, 8)
-    assert one.epochs == 30 and two.epochs == 15
+    assert one.epochs == 36 and two.epochs == 18
     assert defaults.anomaly_config("ae-conv", 8, (0,)).epochs == 20
 
 
