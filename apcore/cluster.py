@@ -137,11 +137,11 @@ def features(pipeline: Pipeline, images: torch.Tensor, trained: TrainedModel | N
     """What ``pipeline`` clusters, (N, d): its representation of the uint8 ``images`` (N, 28, 28),
     then its manifold step. ``trained``: the model whose codes an AE/VAE pipeline takes. A UMAP
     embedding of a model's codes is kept under ``checkpoints`` (:func:`cached_umap`; None: not kept),
-    named by that model's own key (read back without encoding the images); ``guard`` as in
+    named by that model's :func:`model_identity` (read back without encoding the images); ``guard`` as in
     :func:`apcore.cache.atomic_write`."""
     path = None
     if pipeline.manifold == "umap" and checkpoints is not None and trained is not None:
-        path = embedding_path(checkpoints, trained.config.key, len(images), pipeline.seed)
+        path = embedding_path(checkpoints, model_identity(trained), len(images), pipeline.seed)
         if (kept := read_embedding(path, len(images))) is not None:
             return kept
     if pipeline.representation == "pixels":
@@ -240,6 +240,13 @@ def keep_umap_compiled() -> int:
                     f.enable_caching()  # not compiled yet (those with a signature are, at import)
                     count += 1
     return count
+
+
+def model_identity(trained: TrainedModel) -> str:
+    """What names a model's kept UMAP embeddings and clusterings: its config's key and when it was
+    trained. The key alone is not enough: a checkpoint trained again under the same config (deleted
+    and retrained, another precision, a newer trainer) has other codes."""
+    return f"{trained.config.key}@{trained.created!r}"
 
 
 def embedding_path(checkpoints: str | Path, model_key: str, n: int, seed: int = 0) -> Path:
@@ -395,7 +402,7 @@ def keep_page_view(checkpoints: str | Path, dataset: str, models: dict[str, Trai
     for p in comparison(models=list(models), **{**PAGE_VIEW, "umap": PAGE_VIEW["umap"] and umap_available()}):
         if shared or p.needs_model:
             trained = models.get(p.representation)
-            path = result_path(checkpoints, p, dataset, len(y), trained.config.key if trained else None)
+            path = result_path(checkpoints, p, dataset, len(y), model_identity(trained) if trained else None)
             rows.append(cached_result(p, y, path, functools.partial(features, p, images, trained, checkpoints, guard),
                                       guard))
     return rows

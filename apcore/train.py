@@ -21,7 +21,7 @@ import torch
 from . import models
 from .config import ModelConfig
 from .data import Dataset, corrupt, to_float
-from .defaults import BF16_FAMILIES, WARMUP
+from .defaults import WARMUP, bf16_eligible
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +86,16 @@ def cpu_has_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def autocast_dtype(device: torch.device, family: str) -> torch.dtype | None:
-    """The reduced precision a ``family`` runs its forward pass in on ``device``, or None (float32).
+def autocast_dtype(device: torch.device, config: ModelConfig) -> torch.dtype | None:
+    """The reduced precision ``config`` runs its forward pass in on ``device``, or None (float32).
 
-    bfloat16 for :data:`apcore.defaults.BF16_FAMILIES` on a CPU with native bf16 (oneDNN's matrix
-    products run ~2x float32 there: ``bench/train_speed.py``); float32 for the other families
-    (quality), on other CPUs (emulated bf16 is slower) and on a GPU (launch-bound at these sizes:
+    bfloat16 for the configs :func:`apcore.defaults.bf16_eligible` names, on a CPU with native
+    bf16 (oneDNN's matrix products run ~2x float32 there: ``bench/train_speed.py``); float32 for
+    the others (quality), on other CPUs (emulated bf16 is slower) and on a GPU (launch-bound at these sizes:
     nothing to gain). ``APCORE_PRECISION=fp32`` forces float32. Weights, optimiser state, loss
     terms and evaluation stay float32 either way.
     """
-    if os.environ.get("APCORE_PRECISION", "auto") == "fp32" or device.type != "cpu" or family not in BF16_FAMILIES:
+    if os.environ.get("APCORE_PRECISION", "auto") == "fp32" or device.type != "cpu" or not bf16_eligible(config):
         return None
     return torch.bfloat16 if cpu_has_bf16() else None
 
@@ -140,7 +140,7 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     steps = n // batch  # drop the ragged last batch: constant shapes, unbiased epoch means
     generator = torch.Generator(device=device).manual_seed(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all tensors
-    precision = autocast_dtype(device, config.family)
+    precision = autocast_dtype(device, config)
     log.info("training %s on %s in %s", config.describe(), device, precision or torch.float32)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs, WARMUP.get(config.family, 0.0)))
     history: list[dict] = []

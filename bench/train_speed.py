@@ -122,7 +122,7 @@ def main() -> None:
         for family in args.families.split(","):
             config = default_config(family, latent_dim=FAMILIES[family], epochs=1)
             flops = epoch_flops(config, n)
-            bf16 = train.autocast_dtype(device, family) is not None
+            bf16 = train.autocast_dtype(device, config) is not None
             ours, fp32, peer = [], [], []
             for r in range(args.repeats):
                 ours.append(apcore_epoch(config, data, device, "auto"))

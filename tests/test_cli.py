@@ -200,6 +200,7 @@ def test_list_empty(tmp_path, monkeypatch, capsys):
 @pytest.mark.skipif(importlib.util.find_spec("umap") is None, reason="umap-learn not installed")
 def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_path):
     from apcore import cluster
+    from apcore.cache import ModelStore
 
     env = {**os.environ, "APCORE_CHECKPOINT_DIR": str(tmp_path), "OMP_NUM_THREADS": "1",
            "APCORE_EPOCHS": "1", "APCORE_TRAIN_LIMIT": "256", "APCORE_CLUSTER_LIMIT": "300"}
@@ -214,7 +215,7 @@ def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_
     assert len(list(tmp_path.glob("*.pt"))) == len(configs)
     assert first.stdout.count("UMAP of") == 2 and len(clustering) == 2
     for c in clustering:
-        emb = np.load(cluster.embedding_path(tmp_path, c.key, 300))
+        emb = np.load(cluster.embedding_path(tmp_path, cluster.model_identity(ModelStore(tmp_path).get(c)), 300))
         assert emb.shape == (300, cluster.UMAP_OPTIONS["n_components"]) and np.isfinite(emb).all()
 
     again = subprocess.run([sys.executable, "-m", "apcore", "warm", "--device", "cpu"], cwd=ROOT, env=env,

@@ -1,6 +1,8 @@
 """apcore.cluster: each representation and pipeline, the algorithms on known blobs, the UMAP cache
 (the scores themselves: tests/test_metrics.py)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -184,11 +186,16 @@ def test_features_of_each_pipeline(images, tmp_path, fake_umap):
     umap = cluster.Pipeline("ae", manifold="umap")
     first = cluster.features(umap, images, ae, tmp_path)
     assert first.shape == (64, 10) and fake_umap == [64]
-    assert cluster.embedding_path(tmp_path, ae.config.key, 64).is_file()  # named by the model's own key
+    assert cluster.embedding_path(tmp_path, cluster.model_identity(ae), 64).is_file()  # named by the model
     np.testing.assert_array_equal(cluster.features(umap, images, ae, tmp_path), first)
     assert fake_umap == [64]                                               # read back, not recomputed
     cluster.features(umap, images, ae)                                     # no folder: not kept
     assert fake_umap == [64, 64]
+    # The same config trained again (a deleted checkpoint, another precision): its own embedding.
+    again = dataclasses.replace(ae, created=1.0)
+    assert again.config.key == ae.config.key and cluster.model_identity(again) != cluster.model_identity(ae)
+    cluster.features(umap, images, again, tmp_path)
+    assert fake_umap == [64, 64, 64]
 
 
 def test_features_key_ignores_what_clustering_alone_uses():
@@ -308,9 +315,9 @@ def test_keep_page_view_keeps_the_default_rows_once(tmp_path, monkeypatch, fake_
     rows = cluster.keep_page_view(tmp_path, "mnist", {"ae": ae}, shared=False)
     assert [r.pipeline.label() for r in rows] == ["AE latent", "AE latent → UMAP (N2D)"]
     assert {(r.pipeline.algorithm, r.pipeline.k) for r in rows} == {("kmeans", 10)} and fake_umap == [200]
-    assert cluster.embedding_path(tmp_path, ae.config.key, 200).is_file()
+    assert cluster.embedding_path(tmp_path, cluster.model_identity(ae), 200).is_file()
     for r in rows:
-        assert cluster.result_path(tmp_path, r.pipeline, "mnist", 200, ae.config.key).is_file()
+        assert cluster.result_path(tmp_path, r.pipeline, "mnist", 200, cluster.model_identity(ae)).is_file()
     everything = cluster.keep_page_view(tmp_path, "mnist", {"ae": ae})  # the model's rows read back
     assert [r.pipeline.label() for r in everything] == ["Raw pixels", "PCA (10)", "AE latent", "AE latent → UMAP (N2D)"]
     assert len(counting_run) == 4 and fake_umap == [200]

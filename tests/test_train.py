@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from apcore import models, train
+from apcore import defaults, models, train
 from apcore.config import ModelConfig
 from apcore.data import load_dataset
 from apcore.train import Cancelled, Progress, fit, pick_device, training_images
@@ -233,12 +233,16 @@ def test_precision_by_family_cpu_and_override(monkeypatch):
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
     monkeypatch.delenv("APCORE_PRECISION", raising=False)
     native = torch.bfloat16 if train.cpu_has_bf16() else None
-    assert train.autocast_dtype(cpu, "vae-mlp") is native
-    monkeypatch.setattr(train, "BF16_FAMILIES", ("vae-mlp",))
-    assert train.autocast_dtype(cpu, "ae-mlp") is None          # a family not in the list: float32
-    assert train.autocast_dtype(gpu, "vae-mlp") is None
+    vae, ae = defaults.default_config("vae-mlp", latent_dim=20), defaults.default_config("ae-mlp", latent_dim=20)
+    assert train.autocast_dtype(cpu, vae) is native and train.autocast_dtype(cpu, ae) is native
+    # the clustering page's AE (any seed) stays float32: its UMAP clustering fell below the floor
+    assert train.autocast_dtype(cpu, defaults.cluster_ae_config()) is None
+    assert train.autocast_dtype(cpu, defaults.cluster_ae_config().replace(seed=7)) is None
+    monkeypatch.setattr(defaults, "BF16_FAMILIES", ("vae-mlp",))
+    assert train.autocast_dtype(cpu, ae) is None          # a family not in the list: float32
+    assert train.autocast_dtype(gpu, vae) is None
     monkeypatch.setenv("APCORE_PRECISION", "fp32")
-    assert train.autocast_dtype(cpu, "vae-mlp") is None
+    assert train.autocast_dtype(cpu, vae) is None
 
 
 @pytest.mark.skipif(not train.cpu_has_bf16(), reason="this CPU has no native bf16")

@@ -32,7 +32,7 @@ def test_set(name: str):
 
 
 def _key(trained: TrainedModel | None) -> str | None:
-    return trained.config.key if trained is not None else None
+    return cluster.model_identity(trained) if trained is not None else None
 
 
 def features(name: str, pipeline: cluster.Pipeline, trained: TrainedModel | None) -> np.ndarray:
@@ -89,7 +89,7 @@ def _projection(name: str, features_key: tuple, method: str, model_key: str | No
 
 def centres(name: str, res: cluster.Result, trained: TrainedModel) -> torch.Tensor:
     """The decoded centre of each cluster of ``res`` (k, 1, 28, 28): the mean code of its members."""
-    return _centres(name, res.pipeline, trained.config.key, res.labels, trained)
+    return _centres(name, res.pipeline, cluster.model_identity(trained), res.labels, trained)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
