@@ -23,18 +23,16 @@ PAGES = [
 # url paths are the file names: on a fresh server Streamlit's legacy pages/ mode resolves a deep
 # link by file name before app.py has run once (see ui.require_app).
 hall.settle_role()  # first: a ?presenter= link leaves the address bar in this very run
-# The lecturer's slider beats a running training to the two cores: training pauses for this run.
-with resources.lecturer_first():
-    page = st.navigation(PAGES)
-    hall.follow({p.url_path: p for p in PAGES}, page.url_path)  # a follower takes the lecturer's view first
-    sidebar.render()
-    with st.sidebar:
-        hall.sidebar_controls(page.url_path)
-    hall.follow_bar()
-    hall.publish(page.url_path)  # at once: a long run (a first UMAP) must not hold the room back
-    try:
-        page.run()
-    finally:  # again with the widgets this run created; pages may st.stop() halfway
-        hall.publish(page.url_path)
-    state.show_notices()
+page = st.navigation(PAGES)
+hall.follow({p.url_path: p for p in PAGES}, page.url_path)  # a follower takes the lecturer's view first
+sidebar.render()
+with st.sidebar:
+    hall.sidebar_controls(page.url_path)
+hall.follow_bar()
+hall.publish(page.url_path)  # at once: a long run (a first UMAP) must not hold the room back
+try:
+    page.run()
+finally:  # again with the widgets this run created; pages may st.stop() halfway
+    hall.publish(page.url_path)
+state.show_notices()
 resources.preload()  # once per server, after the first page is drawn: the others open without loading

@@ -16,7 +16,6 @@ starts a fresh worker.
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
 import logging
 import queue
@@ -28,7 +27,7 @@ from .cache import ModelStore, TrainedModel
 from .config import ModelConfig
 from .snapshots import Frame
 from .train import Progress
-from .worker import HOLD_MOST_S, WorkerDied, WorkerProcess
+from .worker import WorkerDied, WorkerProcess
 
 log = logging.getLogger(__name__)
 
@@ -161,24 +160,6 @@ class JobRegistry:
             if self._worker is None or not self._worker.alive():
                 self._worker = WorkerProcess(self.store.root, self.device)
             return self._worker
-
-    @contextlib.contextmanager
-    def paused(self, most_s: float = HOLD_MOST_S):
-        """Training pauses (between two optimiser steps) while the body runs, at most ``most_s``:
-        for the lecturer's page runs, which share the machine with it (:class:`apcore.worker.Hold`).
-        Costs nothing when nothing trains; a dead worker is the dispatcher's business, not the page's."""
-        worker = self._worker
-        held = False
-        if worker is not None and any(j.state == RUNNING for j in self.active()):
-            with contextlib.suppress(WorkerDied):
-                worker.send({"op": "hold", "seconds": most_s})
-                held = True
-        try:
-            yield
-        finally:
-            if held:
-                with contextlib.suppress(WorkerDied):
-                    worker.send({"op": "release"})
 
     @property
     def worker_pid(self) -> int | None:

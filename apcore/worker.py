@@ -13,9 +13,7 @@ so a spawn/forkserver child re-executes the app, and forking a threaded server i
 
 Protocol: pickled dicts of plain values over a socket pair (never the worker's stdout, which
 carries its log). Server -> worker: ``{"op": "train", "job", "config", "retrain"}``,
-``{"op": "cancel", "job"}``, ``{"op": "hold", "seconds"}`` and ``{"op": "release"}`` (the lecturer's
-page is being drawn: training pauses between two steps until the release, at most ``seconds`` and
-never more than :data:`HOLD_MOST_S`). Worker -> server: ``{"event": "ready"}``, then per job any number of
+``{"op": "cancel", "job"}``. Worker -> server: ``{"event": "ready"}``, then per job any number of
 ``progress`` (epoch, epochs, step, steps, losses, elapsed) and ``snapshot`` messages, and one of
 ``done`` (the trained model's config), ``cancelled``, ``failed`` (a message fit for a user).
 A ``snapshot`` carries one training snapshot as it is taken (about 12 per training, the first
@@ -57,8 +55,6 @@ WATCHDOG_S = 0.25
 # first clustering model it trains does not wait for that; not at once: the server's first pages
 # and the browser need the CPU then.
 PREPARE_AFTER_S = 15.0
-# The longest a hold pauses training, whatever the server asks: a lost release costs at most this.
-HOLD_MOST_S = 1.0
 
 
 class WorkerDied(RuntimeError):
@@ -148,64 +144,24 @@ def _watch_parent(parent: int) -> None:
         time.sleep(WATCHDOG_S)
 
 
-class Hold:
-    """Training pauses between two steps while the server draws the lecturer's page.
-
-    On two cores a training at full speed beside a rerun made the lecturer's slider 3x slower
-    (``bench/retrain.py``); niceness alone does not help the rerun's short bursts. The server asks
-    for a hold when the lecturer's run starts and releases it when the run ends (tens to hundreds
-    of milliseconds); a hold ends by itself after at most :data:`HOLD_MOST_S`."""
-
-    def __init__(self):
-        self._until = 0.0
-        self._changed = threading.Condition()
-
-    def hold(self, seconds: float) -> None:
-        with self._changed:
-            self._until = time.monotonic() + min(max(0.0, float(seconds)), HOLD_MOST_S)
-
-    def release(self) -> None:
-        with self._changed:
-            self._until = 0.0
-            self._changed.notify_all()
-
-    def wait(self) -> None:
-        """Return when no hold is on (at once, almost always)."""
-        if self._until == 0.0:
-            return
-        with self._changed:
-            while (left := self._until - time.monotonic()) > 0:
-                self._changed.wait(left)
-            self._until = 0.0
-
-
-def _read_commands(conn: Connection, jobs: queue.Queue, cancelled: set, hold: Hold) -> None:
+def _read_commands(conn: Connection, jobs: queue.Queue, cancelled: set) -> None:
     try:
         while True:
             message = conn.recv()
-            op = message.get("op")
-            if op == "cancel":
+            if message.get("op") == "cancel":
                 cancelled.add(message["job"])
-                hold.release()  # a cancel is answered within a second, held or not
-            elif op == "train":
+            elif message.get("op") == "train":
                 jobs.put(message)
-            elif op == "hold":
-                hold.hold(message.get("seconds", HOLD_MOST_S))
-            elif op == "release":
-                hold.release()
     except (EOFError, OSError):
         pass
     os._exit(0)  # the server is gone (or closed us): stop now and write nothing
 
 
-def _run_job(store, send, message: dict, cancelled: set, hold: Hold) -> None:
+def _run_job(store, send, message: dict, cancelled: set) -> None:
     from .train import Cancelled
 
     job = message["job"]
-
-    def should_stop() -> bool:  # asked before every optimiser step
-        hold.wait()
-        return job in cancelled
+    should_stop = lambda: job in cancelled  # noqa: E731
 
     def on_progress(p) -> None:
         send({"job": job, "event": "progress", "epoch": p.epoch, "epochs": p.epochs, "step": p.step,
@@ -288,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs: queue.Queue = queue.Queue()
     cancelled: set = set()
-    hold = Hold()
-    threading.Thread(target=_read_commands, args=(conn, jobs, cancelled, hold), daemon=True).start()
+    threading.Thread(target=_read_commands, args=(conn, jobs, cancelled), daemon=True).start()
 
     from .cache import ModelStore  # torch loads here, after the server can already talk to us
 
@@ -304,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             prepared = True
             _prepare()
             continue
-        _run_job(store, send, message, cancelled, hold)
+        _run_job(store, send, message, cancelled)
 
 
 if __name__ == "__main__":

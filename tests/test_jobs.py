@@ -1,7 +1,6 @@
 """apcore.jobs: trainings that viewers join, cancel and watch, run by a worker process."""
 
 import os
-import threading
 import time
 
 import numpy as np
@@ -156,41 +155,3 @@ def test_failure_in_the_worker_is_a_failed_job(registry):
     again = registry.submit(tiny())
     assert again is not job and again.wait(TIMEOUT) and again.state == DONE, again.error
     assert registry.worker_pid == pid  # the worker survived its failed job
-
-
-def test_the_lecturers_run_pauses_the_training_and_releases_it(registry):
-    job = registry.submit(slow())
-    wait_for(lambda: job.progress is not None and job.progress.step > 0)
-    with registry.paused(most_s=1.0):
-        time.sleep(0.3)  # reports sent before the hold arrived are in by now
-        held_at = job.progress.step, job.progress.epoch
-        time.sleep(0.5)
-        assert (job.progress.step, job.progress.epoch) == held_at  # not one step while held
-    wait_for(lambda: (job.progress.step, job.progress.epoch) != held_at, timeout=5)  # released: on it goes
-    # A cancel during a hold is still answered within a second.
-    with registry.paused(most_s=1.0):
-        time.sleep(0.2)
-        start = time.monotonic()
-        job.cancel()
-        assert job.wait(TIMEOUT) and time.monotonic() - start < 1.0
-    assert job.state == CANCELLED
-    with registry.paused():  # nothing trains: no message, nothing waits
-        pass
-
-
-def test_a_hold_ends_by_itself():
-    from apcore.worker import HOLD_MOST_S, Hold
-
-    hold = Hold()
-    start = time.monotonic()
-    hold.wait()
-    assert time.monotonic() - start < 0.05  # no hold: at once
-    hold.hold(60)  # more than the most: capped
-    start = time.monotonic()
-    hold.wait()
-    assert HOLD_MOST_S - 0.05 <= time.monotonic() - start < HOLD_MOST_S + 0.5
-    hold.hold(0.5)
-    threading.Timer(0.1, hold.release).start()
-    start = time.monotonic()
-    hold.wait()
-    assert time.monotonic() - start < 0.4  # released early

@@ -225,6 +225,5 @@ def test_a_job_is_done_only_once_its_view_is_kept(monkeypatch):
             return made(c)
 
     monkeypatch.setattr(worker, "derive", lambda store, trained: order.append(f"derived {trained.config.key}"))
-    worker._run_job(Store(), lambda m: order.append(m["event"]), {"job": 1, "config": config.to_dict()}, set(),
-                    worker.Hold())
+    worker._run_job(Store(), lambda m: order.append(m["event"]), {"job": 1, "config": config.to_dict()}, set())
     assert order == ["trained", f"derived {config.key}", "done"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import pkgutil
@@ -16,14 +15,11 @@ from apcore.data import Dataset, load_dataset
 from apcore.defaults import warm_list
 from apcore.jobs import JobRegistry
 
-from . import hall
-
 log = logging.getLogger(__name__)
 
 # Imported inside apcore's functions (a page that never clusters never pays for them), but every
 # page's first use would: the preload takes them ahead.
 LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics")
-_registries: list[JobRegistry] = []  # the one registry() made, for lecturer_first (which must not make one)
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,19 +33,7 @@ def registry() -> JobRegistry:
     Retrain does not wait for the worker to import torch. A cleared cache ends the worker."""
     jobs = JobRegistry(store())
     jobs.start_worker()
-    _registries[:] = [jobs]
     return jobs
-
-
-@contextlib.contextmanager
-def lecturer_first():
-    """The lecturer's page runs with the training paused (at most a second per run:
-    :meth:`JobRegistry.paused`); everyone else's runs, and every live tick, leave it alone."""
-    if not hall.is_presenter() or not _registries:
-        yield
-        return
-    with _registries[0].paused():
-        yield
 
 
 @st.cache_resource(show_spinner="Reading the data set…", max_entries=2)
