@@ -12,7 +12,7 @@ import sys
 import time
 
 from .config import DATASETS, FAMILIES, NOISES, ConfigError, DataError, ModelConfig
-from .defaults import DENOISE_LEVEL, PAGE_MODELS, model_like, page_defaults, pages_using, warm_list
+from .defaults import DENOISE_LEVEL, PAGE_MODELS, model_like, pages_using
 
 # torch and scikit-learn load inside the commands: a mistyped argument answers at once.
 
@@ -56,6 +56,7 @@ def build_parser() -> Parser:
     t.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     w = sub.add_parser("warm", help="train every model the pages offer by default")
     w.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    w.add_argument("--jobs", type=int, help="trainings at once (default: 2 on a CPU of 2 or more cores, 1 on a GPU)")
     sub.add_parser("list", help="list the cached models with their metrics and the pages that show them")
     return p
 
@@ -120,44 +121,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_warm(args) -> int:
-    from .cache import ModelStore
+    from . import warm
 
-    start = time.perf_counter()
-    store = ModelStore(device=args.device)
-    configs = warm_list()
-    for i, config in enumerate(configs, 1):
-        cached = store.get(config) is not None
-        print(f"[{i}/{len(configs)}] {config.describe()}: {'cached' if cached else 'training'}", flush=True)
-        if not cached:
-            trained = store.get_or_train(config, on_progress=ProgressBar(config.describe()))
-            print(f"    {trained.train_seconds:.1f} s, " + ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items()))
-    clustering = warm_clustering(store)
-    print(f"warm: {time.perf_counter() - start:.1f} s in all, {clustering:.1f} s of it the clustering page's view",
-          flush=True)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    warm.run(args.device, args.jobs)
     return 0
-
-
-def warm_clustering(store) -> float:
-    """The clustering page's default view, kept beside the checkpoints so that the page only reads
-    it: each default model's table rows (k-means of its codes, through UMAP too: the embedding is
-    kept), then the pixel and PCA rows. Returns the seconds it took."""
-    from . import cluster
-
-    start = time.perf_counter()
-    if not cluster.umap_available():
-        print("umap-learn not installed: the clustering page shows no UMAP rows")
-    models: dict[str, dict] = {}
-    for config in page_defaults()["clustering"]:
-        rep = "vae" if config.is_vae else "ae"
-        models.setdefault(config.dataset, {})[rep] = trained = store.get(config)
-        begin = time.perf_counter()
-        cluster.keep_page_view(store.root, config.dataset, {rep: trained}, shared=False)
-        print(f"UMAP of {config.describe()}'s codes, and their clusterings: {time.perf_counter() - begin:.1f} s", flush=True)
-    for dataset, trained in models.items():
-        begin = time.perf_counter()
-        cluster.keep_page_view(store.root, dataset, trained)  # the model rows are read back
-        print(f"Clusterings of the {dataset} pixels and PCA: {time.perf_counter() - begin:.1f} s", flush=True)
-    return time.perf_counter() - start
 
 
 def cmd_list(args) -> int:

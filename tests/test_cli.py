@@ -58,6 +58,7 @@ BAD = {
     "epochs 0": (["train", "ae-mlp", "--epochs", "0"], "epochs"),
     "no command": ([], "command"),
     "unknown command": (["fly"], "invalid choice"),
+    "warm with no jobs": (["warm", "--jobs", "0"], "--jobs must be at least 1"),
 }
 if not torch.cuda.is_available():
     BAD["cuda without a GPU"] = (["train", "ae-mlp", "--device", "cuda"] + TINY[:4], "no CUDA GPU")
@@ -221,3 +222,19 @@ def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_
     again = subprocess.run([sys.executable, "-m", "apcore", "warm", "--device", "cpu"], cwd=ROOT, env=env,
                            text=True, capture_output=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count(": cached") == len(configs)
+
+
+def test_warm_shares_the_cores_and_starts_with_the_longest_training(monkeypatch):
+    from apcore import warm
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert warm.jobs_and_threads("cpu") == (2, 1) and warm.jobs_and_threads("cuda") == (1, 2)
+    assert warm.jobs_and_threads("cpu", 1) == (1, 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert warm.jobs_and_threads("cpu") == (2, 8)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert warm.jobs_and_threads("cpu") == (1, 1)
+    order = sorted(defaults.warm_list(), key=warm.cost, reverse=True)
+    assert order[0].family == "ae-fconv"                                       # the longest default first
+    one_class = defaults.anomaly_config("ae-mlp", 16, (0,))
+    assert warm.cost(one_class) < warm.cost(one_class.replace(normal_classes=()))  # a tenth of the images

@@ -47,7 +47,7 @@ def decoded(page) -> tuple[str, str]:
 
 def plane_box(page, index: int = 0) -> dict:
     img = page.frame_locator(PLANE_FRAME).nth(index).locator("#image")
-    img.wait_for()
+    img.wait_for(timeout=120_000)  # the component's first load on a busy 2-core machine: once 60 s was not enough
     page.wait_for_function(f"() => document.querySelectorAll('{PLANE_FRAME}')[{index}]"
                            ".contentDocument.getElementById('image').naturalWidth > 0")
     img.scroll_into_view_if_needed()

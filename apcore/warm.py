@@ -1,0 +1,136 @@
+"""``python -m apcore warm``: every model the pages show by default, trained before the lecture,
+and the clustering page's view of them kept beside the checkpoints.
+
+Trainings run in a pool of spawned processes (this module, not ``__main__``, holds what a child
+runs: a spawned child cannot find functions of a module run with ``python -m``), each writing
+through its own :class:`~apcore.cache.ModelStore` on the same folder (a file lock per config).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .config import ModelConfig
+from .defaults import page_defaults, warm_list
+
+# Milliseconds per optimiser step with one thread on the 2-core CPU (python -m apcore warm's own
+# output): nearly the same at batch 128 and 256 for these small models. Only the order of warm's
+# trainings uses them (longest first, so that no long one is left running alone at the end).
+STEP_MS = {"ae-mlp": 16.0, "ae-conv": 43.0, "ae-fconv": 26.0, "vae-mlp": 6.7, "vae-conv": 43.0}
+
+
+def cost(config: ModelConfig) -> float:
+    """Rough seconds ``config`` trains with one thread on the 2-core CPU."""
+    images = config.train_limit or (6000 * len(config.normal_classes) if config.normal_classes else 60000)
+    deeper = 1.5 if config.family == "vae-mlp" and config.latent_dim <= 2 else 1.0  # 784-512-256-2
+    return STEP_MS.get(config.family, 40.0) * deeper * config.epochs * -(-images // config.batch_size) / 1000
+
+
+def jobs_and_threads(device: str, jobs: int | None = None) -> tuple[int, int]:
+    """(trainings at once, torch threads each) for ``python -m apcore warm``. On a CPU two at a
+    time share the cores: two 1-thread trainings get through ~1.3x the work of one 2-thread
+    training on the 2-core machine (these small matrices scale poorly over threads). On a GPU one."""
+    cores = os.cpu_count() or 1
+    if jobs is None:
+        jobs = 1 if device == "cuda" or cores < 2 else 2
+    return jobs, max(1, cores // jobs)
+
+
+def _child(threads: int) -> None:
+    # Every numerical library of the child to ``threads`` before any of them loads: scikit-learn's
+    # k-means and numba's UMAP otherwise start a thread per core beside the other trainer's (a
+    # 20 s training took 80-210 s beside them).
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train(root: str, device: str, config: dict) -> tuple[float, dict]:
+    from .cache import ModelStore
+
+    trained = ModelStore(root, device=device).get_or_train(ModelConfig.from_dict(config))
+    return trained.train_seconds, trained.metrics
+
+
+def _keep_view(root: str, device: str, dataset: str, config: dict | None) -> float:
+    """The clustering page's default rows of one model's codes (its UMAP embedding kept too), or
+    with ``config`` None the pixel and PCA rows of ``dataset``: seconds taken."""
+    from . import cluster
+    from .cache import ModelStore
+
+    begin = time.perf_counter()
+    models = {}
+    if config is not None:
+        c = ModelConfig.from_dict(config)
+        models = {"vae" if c.is_vae else "ae": ModelStore(root, device=device).get(c)}
+    cluster.keep_page_view(root, dataset, models, shared=config is None)
+    return time.perf_counter() - begin
+
+
+def run(device: str = "auto", jobs: int | None = None) -> None:
+    """Train every page default not on disk yet and keep the clustering page's view of them, in a
+    pool of :func:`jobs_and_threads` processes. A line of output per step."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from . import cluster
+    from .cache import ModelStore
+
+    start = time.perf_counter()
+    store = ModelStore(device=device)
+    root, kind = str(store.root), store.device.type
+    configs = warm_list()
+    clustered = page_defaults()["clustering"]  # the models whose codes the clustering page clusters
+    todo = sorted((c for c in configs if store.get(c) is None), key=cost, reverse=True)
+    for c in configs:
+        if c not in todo:
+            print(f"{c.describe()}: cached", flush=True)
+    if not cluster.umap_available():
+        print("umap-learn not installed: the clustering page shows no UMAP rows")
+    jobs, threads = jobs_and_threads(kind, jobs)
+    if todo:
+        print(f"training {len(todo)} of {len(configs)} page defaults, {jobs} at a time, {threads} thread"
+              f"{'s' if threads > 1 else ''} each", flush=True)
+    # What runs next, in order: the trainings, longest first (no long one left alone at the end),
+    # then each clustering model's view, then the pixel and PCA rows; at most ``jobs`` at a time.
+    # (The views as soon as their model was there, beside the trainings, measured slower: 190 s
+    # against 180 s, the UMAPs and the trainings slowing each other down.)
+    views = [("view", c) for c in clustered if c not in todo]
+    trainings = [("train", c) for c in todo]
+    shared = [("shared", d) for d in dict.fromkeys(c.dataset for c in clustered)]
+    view_seconds, trained, running = 0.0, 0, {}
+    # spawn: each trainer a fresh interpreter (nothing forked from a process with threads)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_child,
+                             initargs=(threads,)) as pool:
+        while True:
+            while len(running) < jobs and (views or trainings or shared):
+                task = (trainings or views or shared).pop(0)
+                label, item = task
+                if label == "train":
+                    running[pool.submit(_train, root, kind, item.to_dict())] = task
+                else:
+                    config = item.to_dict() if label == "view" else None
+                    dataset = item.dataset if label == "view" else item
+                    running[pool.submit(_keep_view, root, kind, dataset, config)] = task
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                label, item = running.pop(future)
+                if label == "train":
+                    seconds, metrics = future.result()
+                    trained += 1
+                    print(f"[{trained}/{len(todo)}] {item.describe()}: trained in {seconds:.1f} s, "
+                          + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()), flush=True)
+                    if item in clustered:
+                        views.append(("view", item))
+                    continue
+                seconds = future.result()
+                view_seconds += seconds
+                print(f"UMAP of {item.describe()}'s codes, and their clusterings: {seconds:.1f} s" if label == "view"
+                      else f"Clusterings of the {item} pixels and PCA: {seconds:.1f} s", flush=True)
+    print(f"warm: {time.perf_counter() - start:.1f} s in all; the clustering page's view took {view_seconds:.1f} s "
+          "of the processes' time", flush=True)
