@@ -227,6 +227,8 @@ def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_
 def test_warm_shares_the_cores_and_starts_with_the_longest_training(monkeypatch):
     from apcore import warm
 
+    for name in ("APCORE_EPOCHS", "APCORE_TRAIN_LIMIT"):  # the page budgets themselves
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert warm.jobs_and_threads("cpu") == (2, 1) and warm.jobs_and_threads("cuda") == (1, 2)
     assert warm.jobs_and_threads("cpu", 1) == (1, 2)
