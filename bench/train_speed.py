@@ -102,7 +102,8 @@ def apcore_epoch(config, data, device, precision: str) -> float:
 
 
 def median(xs: list[float]) -> float:
-    return sorted(xs)[len(xs) // 2]
+    """The middle value (of an even count, the lower middle one)."""
+    return sorted(xs)[(len(xs) - 1) // 2]
 
 
 def main() -> None:
@@ -122,8 +123,12 @@ def main() -> None:
         for family in args.families.split(","):
             config = default_config(family, latent_dim=FAMILIES[family], epochs=1)
             flops = epoch_flops(config, n)
+            os.environ["APCORE_PRECISION"] = "auto"  # not the previous family's forced fp32
             bf16 = train.autocast_dtype(device, config) is not None
             ours, fp32, peer = [], [], []
+            small = config.replace(train_limit=4 * config.batch_size)  # warm-up: oneDNN's kernels for these shapes
+            for precision in ("auto", "fp32") if bf16 else ("auto",):
+                apcore_epoch(small, data, device, precision)
             for r in range(args.repeats):
                 ours.append(apcore_epoch(config, data, device, "auto"))
                 if bf16:
@@ -143,7 +148,8 @@ def main() -> None:
         ["model (page default)", "batch", "precision", "GFLOP/epoch", "apcore s", "apcore fp32 s", "peer s",
          "peer / apcore", "achieved GFLOP/s", "arithmetic s at fp32 mm rate", "apcore / arithmetic"], rows,
         f"torch.mm 4096^2 in the same run: fp32 {fp32_rate:.0f} GFLOP/s, bf16 {bf16_rate:.0f} GFLOP/s; CPU bf16 "
-        f"native: {train.cpu_has_bf16()}. Medians of {args.repeats} repeats; every variant runs in this one process, "
+        f"native: {train.cpu_has_bf16()}. Medians of {args.repeats} repeats (the lower middle one of an even count), "
+        "each family warmed up first (an epoch of 4 batches per precision); every variant runs in this one process, "
         "interleaved. 'arithmetic s' = the epoch's FLOP at the fp32 mm rate (the issue's yardstick); peer = "
         "pytorch/examples' DataLoader loop with per-sample ToTensor and no denormal flushing.")
 
