@@ -43,7 +43,8 @@ WARMUP = {"vae-mlp": 0.05, "vae-conv": 0.05}
 # A single seed-0 run had suggested bf16 was worse for them (MLP 5-d 110.31 -> 111.19): within
 # the seeds' spread. Every page default with these: bench/results/train_defaults_cpu.md.
 # Except the clustering page's AE: under bf16 its page default (seed 0) clustered at accuracy 0.794
-# after UMAP (two digits merged; seeds 1 and 2: 0.928, 0.924), under float32 0.921 (floor 0.92).
+# after UMAP (two digits merged; seeds 1 and 2: 0.928, 0.924), under float32 0.919 / NMI 0.857 at
+# the page's UMAP seed (floor 0.92 / 0.86: at the edge for either precision, bench/umap_options.py).
 BF16_FAMILIES = ("ae-mlp", "ae-conv", "ae-fconv", "vae-mlp", "vae-conv")
 
 # One-class budgets. A class has ~6,000 training images, so an epoch is ~23 steps at batch 256

@@ -91,8 +91,8 @@ def autocast_dtype(device: torch.device, config: ModelConfig) -> torch.dtype | N
 
     bfloat16 for the configs :func:`apcore.defaults.bf16_eligible` names, on a CPU with native
     bf16 (oneDNN's matrix products run ~2x float32 there: ``bench/train_speed.py``); float32 for
-    the others (quality), on other CPUs (emulated bf16 is slower) and on a GPU (launch-bound at these sizes:
-    nothing to gain). ``APCORE_PRECISION=fp32`` forces float32. Weights, optimiser state, loss
+    the others (quality), on other CPUs (emulated bf16 is slower) and on a GPU (launch-bound at
+    these sizes: nothing to gain). ``APCORE_PRECISION=fp32`` forces float32. Weights, optimiser state, loss
     terms and evaluation stay float32 either way.
     """
     if os.environ.get("APCORE_PRECISION", "auto") == "fp32" or device.type != "cpu" or not bf16_eligible(config):

@@ -29,8 +29,9 @@ def cost(config: ModelConfig) -> float:
 
 def jobs_and_threads(device: str, jobs: int | None = None) -> tuple[int, int]:
     """(trainings at once, torch threads each) for ``python -m apcore warm``. On a CPU two at a
-    time share the cores: two 1-thread trainings get through ~1.3x the work of one 2-thread
-    training on the 2-core machine (these small matrices scale poorly over threads). On a GPU one."""
+    time share the cores: these small matrices scale poorly over threads, and on the 2-core
+    machine warm's trainings took ~160 s two at a time against 225 s one after another. On a GPU
+    one (they would share it)."""
     cores = os.cpu_count() or 1
     if jobs is None:
         jobs = 1 if device == "cuda" or cores < 2 else 2
