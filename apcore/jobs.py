@@ -153,6 +153,12 @@ class JobRegistry:
         with self._lock:
             return [j for j in self._jobs.values() if j.active]
 
+    def signature(self) -> tuple[tuple[int, str], ...]:
+        """(id, state) of every job kept: changes when a job is queued, starts or ends (a room
+        following the lecturer redraws then)."""
+        with self._lock:
+            return tuple((j.id, j.state) for j in self._jobs.values())
+
     def start_worker(self) -> WorkerProcess:
         """The running worker, started if there is none (torch takes seconds to import: a server
         starts it ahead of the first Retrain)."""

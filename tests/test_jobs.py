@@ -37,8 +37,12 @@ def wait_for(predicate, timeout=TIMEOUT):
 
 
 def test_submit_trains_in_the_worker_and_reports(registry, fits):
+    assert registry.signature() == ()
     job = registry.submit(tiny())
+    queued = registry.signature()
+    assert queued in (((job.id, QUEUED),), ((job.id, RUNNING),))
     assert job.wait(TIMEOUT)
+    assert registry.signature() == ((job.id, DONE),)  # what a room following the lecturer compares
     assert job.state == DONE and job.error is None and job.fraction == 1.0
     assert job.result.config == tiny() and job.result.metrics and not job.result.model.training
     assert job.points and all("loss" in p and 0 < p["epoch"] <= 1 for p in job.points)

@@ -17,11 +17,15 @@ def layout(fig: go.Figure, title: str | None = None, height: int = 380, **kw) ->
     return fig
 
 
+def loss_terms(rows: list[dict]) -> list[str]:
+    """The loss terms worth a line: a plain autoencoder's loss is its reconstruction term, drawn once."""
+    return [t for t in ("loss", "recon", "kl") if t in rows[0]] if rows and "kl" in rows[0] else ["recon"]
+
+
 def loss_curves(rows: list[dict], terms: list[str] | None = None, x: str = "epoch",
                 title: str | None = "Training loss per image") -> go.Figure:
     """Lines of each loss term over ``x`` from history rows or live points."""
-    # a plain autoencoder's loss is its reconstruction term: draw it once
-    terms = terms or ([t for t in ("loss", "recon", "kl") if t in rows[0]] if rows and "kl" in rows[0] else ["recon"])
+    terms = terms or loss_terms(rows)
     fig = go.Figure()
     for term in terms:
         fig.add_scatter(x=[r[x] for r in rows], y=[r.get(term) for r in rows], mode="lines+markers" if len(rows) < 30 else "lines",
@@ -46,6 +50,43 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: tuple[st
     fig.update_xaxes(title=axis_titles[0])
     fig.update_yaxes(title=axis_titles[1])
     return layout(fig, title, height=520)
+
+
+# -- Vega-Lite, for the charts that redraw while a training runs ---------------------------------
+# A fragment rerun redraws every Plotly chart of the page in every browser watching it, whichever
+# fragment reran; Vega-Lite charts that did not change cost next to nothing (bench/retrain.py).
+
+VEGA_CONFIG = {"axis": {"labelFontSize": FONT["size"] - 2, "titleFontSize": FONT["size"]},
+               "legend": {"labelFontSize": FONT["size"] - 2}, "title": {"fontSize": FONT["size"]}}
+
+
+def live_loss_spec(rows: list[dict], height: int = 360) -> dict:
+    """The loss curve of a running training as a Vega-Lite spec (data inline): a line per term."""
+    terms = loss_terms(rows)
+    values = [{"epoch": round(float(r["epoch"]), 4), "term": TERM_NAMES.get(t, t), "per image": float(r[t])}
+              for r in rows for t in terms if r.get(t) is not None]
+    return {"data": {"values": values}, "height": height, "config": VEGA_CONFIG,
+            "mark": {"type": "line", "point": len(rows) < 30},
+            "encoding": {"x": {"field": "epoch", "type": "quantitative"},
+                         "y": {"field": "per image", "type": "quantitative", "scale": {"zero": "kl" in terms}},
+                         "color": {"field": "term", "type": "nominal", "sort": [TERM_NAMES.get(t, t) for t in terms],
+                                   "legend": {"orient": "bottom", "title": None}}}}
+
+
+def live_codes_spec(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], title: str,
+                    axis_titles: tuple[str, str] = ("z1", "z2"), max_points: int = 3000, height: int = 360) -> dict:
+    """2-D points coloured by class (the colours of :func:`latent_scatter`) as a Vega-Lite spec."""
+    idx = np.arange(len(points))[:max_points]
+    values = [{"x": round(float(points[i, 0]), 4), "y": round(float(points[i, 1]), 4), "class": class_names[labels[i]]}
+              for i in idx]
+    axis = [{"field": f, "type": "quantitative", "title": t, "scale": {"zero": False}} for f, t in zip("xy", axis_titles)]
+    return {"data": {"values": values}, "title": title, "height": height, "config": VEGA_CONFIG,
+            "mark": {"type": "circle", "size": 30, "opacity": 0.75},
+            "encoding": {"x": axis[0], "y": axis[1],
+                         "color": {"field": "class", "type": "nominal", "legend": None,
+                                   "scale": {"domain": list(class_names),
+                                             "range": [COLORS[c % 10] for c in range(len(class_names))]}},
+                         "tooltip": [{"field": "class", "type": "nominal"}]}}
 
 
 def loss_vs_latent(curve: list[tuple[int, float]], current: int) -> go.Figure:

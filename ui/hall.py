@@ -13,7 +13,8 @@ room follows whichever moved last.
 
 Follow. A presenting session publishes its page and view state (the values of the page's widgets)
 to one :class:`Hall` shared by every session; an audience session that follows applies them at the
-start of its next run. Followers poll a version number, a cheap check, once a second.
+start of its next run. Followers poll a version number, a cheap check, once a second, and the
+lecturer's trainings (a job queued, started or ended: the live panel, then the new model).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
+
+from .resources import registry
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +215,7 @@ def costly(when=None):
 
 FOLLOWING = "_hall_following"
 VERSION = "_hall_version"
+JOBS = "_hall_jobs"  # the trainings a follower's page was drawn with (JobRegistry.signature)
 FOLLOW_EVERY_S = 1.0
 # Widgets whose value cannot be set through st.session_state (buttons, uploads, chat input).
 NOT_SETTABLE = {"trigger_value", "string_trigger_value", "json_trigger_value", "chat_input_value",
@@ -276,6 +280,7 @@ def follow(pages: dict, current: str) -> None:
     if not following() or view is None or not h.presenter_connected():
         return
     st.session_state[VERSION] = view.version
+    st.session_state[JOBS] = registry().signature()
     if view.page != current and view.page in pages:
         # An explicit empty dict, not None: switch_page would clear() the query string, which
         # raises while a widget of this page is bound to it. The next run sets the values.
@@ -291,7 +296,7 @@ def follow(pages: dict, current: str) -> None:
 @st.fragment(run_every=FOLLOW_EVERY_S)
 def _heartbeat() -> None:
     """Once a second: count this session, redraw a presenter's badge; a follower reruns when the
-    lecturer moved."""
+    lecturer moved, or started a training or one ended (the live panel, then the new model)."""
     h = hall()
     h.seen(session_id(), role(), following())
     if is_presenter():
@@ -299,8 +304,8 @@ def _heartbeat() -> None:
         st.success(f"**Presenting** · {followers} following", icon=":material/co_present:")
         return
     view = h.view
-    if following() and view is not None and view.version != st.session_state.get(VERSION) \
-            and h.presenter_connected():
+    if following() and view is not None and h.presenter_connected() and (
+            view.version != st.session_state.get(VERSION) or registry().signature() != st.session_state.get(JOBS)):
         st.rerun(scope="app")
 
 

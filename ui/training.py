@@ -6,7 +6,10 @@ every tick costs the server (serialising) and each browser (re-rendering), which
 with the training when the lecturer's laptop is the server. So the panel is two fragments: the
 progress line every ``LIVE_EVERY_S`` (a few hundred bytes), and the charts (the loss curve from at
 most ``LIVE_POINTS`` points, the newest training snapshot from ``apcore.snapshots``) every
-``CHARTS_EVERY_S``, each built once per new report or snapshot for all tabs.
+``CHARTS_EVERY_S``, each built once per new report or snapshot for all tabs; the room's tabs less
+often than the lecturer's. The charts are Vega-Lite, not Plotly: every fragment rerun redraws each
+Plotly chart on the page in the browser, and with Plotly live charts the lecturer's own slider
+answered 2.7x slower during a training, with Vega-Lite 1.7x (``bench/retrain.py``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from . import figures, hall, images
 from .resources import registry, store
 
 LIVE_POINTS = 300
-LIVE_EVERY_S = 1.0    # the progress line of every watching tab
-CHARTS_EVERY_S = 3.0  # the live charts: re-rendering plots is what costs a browser (bench/retrain.py)
+# Seconds between redraws of the progress line and of the live charts: the lecturer's tab (the
+# projector) often; the room's tabs less, since every redraw costs each browser (bench/retrain.py).
+LIVE_EVERY_S = {hall.PRESENTER: 1.0, hall.AUDIENCE: 3.0}
+CHARTS_EVERY_S = {hall.PRESENTER: 3.0, hall.AUDIENCE: 9.0}
 LIVE_CODES = 500     # points in the live scatter (the replay tab shows all 2,000)
 
 
@@ -94,8 +99,9 @@ def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, l
         if message := st.session_state.pop("_ui_job_message", None):
             st.warning(message)
         if job is not None and job.active:
-            _live(config)
-            _live_charts(config)
+            role = hall.role()
+            st.fragment(_live, run_every=LIVE_EVERY_S[role])(config)
+            st.fragment(_live_charts, run_every=CHARTS_EVERY_S[role])(config)
         elif job is not None and job.state == FAILED:
             st.error(f"Training failed: {job.error}. Press Retrain to try again.")
         elif job is not None and job.state == CANCELLED and trained is None:
@@ -119,7 +125,7 @@ def thin(points: list[dict], most: int = LIVE_POINTS) -> list[dict]:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _live_figure(job_id: int, n_points: int, _points: list[dict]):
     """The live loss curve of a job's first ``n_points`` reports, built once for every tab."""
-    return figures.loss_curves(thin(_points[:n_points]), title=None)
+    return figures.live_loss_spec(thin(_points[:n_points]))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -128,16 +134,14 @@ def _live_snapshot(job_id: int, count: int, _frame: Frame, class_names: tuple[st
     scatter and the digits above their reconstructions as one PNG (no re-encoding per tick)."""
     points = frame_points(_frame)
     titles = ("z1", "z2") if _frame.codes.shape[1] == 2 else ("PC 1", "PC 2")
-    fig = figures.latent_scatter(points, _frame.labels, class_names, f"Test codes at epoch {_frame.epoch:.2f}",
-                                 titles, max_points=LIVE_CODES)
-    fig.update_layout(height=360, showlegend=False)
+    fig = figures.live_codes_spec(points, _frame.labels, class_names, f"Test codes at epoch {_frame.epoch:.2f}",
+                                  titles, max_points=LIVE_CODES)
     rows = np.concatenate([_frame.inputs, _frame.reconstructions]).astype(np.float32)  # (20, 1, 28, 28) float16 -> float
     png = io.BytesIO()
     Image.fromarray(images.montage(torch.from_numpy(rows), nrow=10, upscale=2)).save(png, format="PNG")
     return fig, png.getvalue()
 
 
-@st.fragment(run_every=LIVE_EVERY_S)
 def _live(config: ModelConfig) -> None:
     job = registry().get(config)
     if job is None or not job.active:
@@ -158,7 +162,6 @@ def _live(config: ModelConfig) -> None:
         st.caption("The lecturer is training this model; it appears here when it is ready.")
 
 
-@st.fragment(run_every=CHARTS_EVERY_S)
 def _live_charts(config: ModelConfig) -> None:
     job = registry().get(config)
     if job is None or not job.active or job.progress is None:
@@ -169,10 +172,10 @@ def _live_charts(config: ModelConfig) -> None:
     frame = job.snapshot
     left, right = st.columns(2) if frame is not None else (st.container(), None)
     if n > 1:
-        left.plotly_chart(_live_figure(job.id, n, job.points), key=f"live-{key}", config={"displayModeBar": False})
+        left.vega_lite_chart(spec=_live_figure(job.id, n, job.points), key=f"live-{key}", width="stretch")
     if frame is not None:
         fig, png = _live_snapshot(job.id, count, frame, tuple(CLASS_NAMES[config.dataset]))
-        right.plotly_chart(fig, key=f"live-codes-{key}", config={"displayModeBar": False})
+        right.vega_lite_chart(spec=fig, key=f"live-codes-{key}", width="stretch")
         left.image(png, caption=f"Test digits and their reconstructions at epoch {frame.epoch:.2f}",
                    width="stretch")
 

@@ -1,6 +1,9 @@
 """The training panel's live snapshot (ui/training.py): built once per new snapshot of a job."""
 
+import json
+
 import numpy as np
+import pyarrow
 
 from apcore.data import CLASS_NAMES
 from apcore.snapshots import Frame
@@ -18,12 +21,13 @@ def frame(code_size: int, seed: int = 0) -> Frame:
 def test_live_snapshot_draws_the_codes_and_reconstructions_once_per_snapshot():
     names = tuple(CLASS_NAMES["mnist"])
     fig, png = training._live_snapshot(1, 1, frame(2), names)
-    assert png.startswith(b"\x89PNG") and len(fig.data) == 10
-    assert sum(len(t.x) for t in fig.data) == 500 and fig.layout.xaxis.title.text == "z1"
+    points = fig["data"]["values"]
+    assert png.startswith(b"\x89PNG") and {p["class"] for p in points} <= set(names)
+    assert len(points) == 500 and fig["encoding"]["x"]["title"] == "z1"
     again = training._live_snapshot(1, 1, frame(2, seed=1), names)   # same job, same count: the cached one
     assert again[0] is fig
     newer, _ = training._live_snapshot(1, 2, frame(8), names)       # a new snapshot: a new figure, 8-D by PCA
-    assert newer is not fig and newer.layout.xaxis.title.text == "PC 1"
+    assert newer is not fig and newer["encoding"]["x"]["title"] == "PC 1"
 
 
 def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
@@ -50,8 +54,11 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
 
     at = AppTest.from_function(page, default_timeout=60).run()
     assert not at.exception, at.exception
-    keys = [el.proto.id for el in at.get("plotly_chart")]
-    assert len(keys) == 2                                             # the loss curve and the codes
+    charts = at.get("vega_lite_chart")                                # Streamlit sends the data as Arrow
+    rows = [pyarrow.ipc.open_stream(el.proto.data.data).read_all().to_pylist() for el in charts]
+    assert len(charts) == 2                                           # the loss curve and the codes
+    assert [r["per image"] for r in rows[0]] == [300.0, 250.0] and len(rows[1]) == 500
+    assert json.loads(charts[1].proto.spec)["encoding"]["x"]["title"] == "z1"
     shown = at.get("image")
     assert len(shown) == 1 and "epoch 0.30" in shown[0].proto.imgs[0].caption   # digits over reconstructions
     assert "epoch 1/2" in at.get("progress")[0].proto.text                       # the progress line

@@ -2,6 +2,7 @@
 a tab; a follower on a phone-sized screen shows the same; the audience cannot train."""
 
 import re
+import time
 
 from tests.e2e.conftest import HALL_KEY, wait_for_app
 
@@ -22,6 +23,11 @@ def same(follower, presenter, js: str, timeout_ms: int = 30_000) -> None:
     want = presenter.evaluate(js)
     follower.wait_for_function(f"(want) => JSON.stringify(({js})()) === JSON.stringify(want)", arg=want,
                                timeout=timeout_ms)
+
+
+def panel_seed(page) -> int:
+    """The seed of the model the training panel shows ("... trained in 3 s on CPU · seed 4")."""
+    return int(re.search(r"trained in .*· seed (\d+)", page.get_by_text("trained in").first.inner_text()).group(1))
 
 
 def test_follow_the_lecturer_through_every_page(browser, hall_url):
@@ -73,5 +79,15 @@ def test_follow_the_lecturer_through_every_page(browser, hall_url):
     settle(follower)
     retrain = follower.get_by_role("button", name="Retrain").first
     assert retrain.is_disabled()
+
+    # The lecturer's Retrain reaches the room untouched: the follower's page shows the new model.
+    settle(presenter)
+    before = panel_seed(presenter)
+    presenter.get_by_role("button", name="Retrain").first.click()
+    deadline = time.monotonic() + 120
+    while (after := panel_seed(presenter)) == before:
+        assert time.monotonic() < deadline, "the lecturer's Retrain did not finish in 120 s"
+        presenter.wait_for_timeout(250)
+    follower.get_by_text(f"seed {after}").first.wait_for(timeout=30_000)
     presenter.context.close()
     follower.context.close()
