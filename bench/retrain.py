@@ -1,6 +1,6 @@
 """A Retrain watched in a real browser against the same training from the command line.
 
-    python3 bench/retrain.py [--tabs 8] [--repeats 2] [--presses 9]
+    python3 bench/retrain.py [--tabs 8] [--repeats 2] [--presses 9]   # presses: idle ones
 
 As a lecturer does it: a served app (full budgets, a fresh checkpoint folder), Debian's Chromium,
 the Autoencoder page at latent 5 (``ae-mlp``, its default budget). Measured in one run:
@@ -13,7 +13,10 @@ the Autoencoder page at latent 5 (``ae-mlp``, its default budget). Measured in o
   CPU of the server process, the worker and the browser over that time;
 - the presenter's slider latency (key press in the Decoder playground -> the new decoded digit
   on screen), idle and while a Retrain runs: first with every tab still open (and watching), then
-  with the presenter's tab alone (a room's browsers run on the students' devices, not here).
+  with the presenter's tab alone (a room's browsers run on the students' devices, not here);
+- a lecture hall: a server with a presenter key, the lecturer's tab and ``--tabs`` - 1 audience
+  tabs following it; the lecturer presses Retrain, the room watches without touching anything
+  (the same wall time and CPU, and when the last audience tab shows the new model).
 
 Targets (issue 10): Retrain / command line <= 1.15 with 1 tab, <= 1.3 with 8; the server under
 ~10 % of one core while 8 tabs watch; slider latency while training <= 2x idle.
@@ -36,6 +39,8 @@ from bench.browser import CHROMIUM, ROOT, CpuMeter, launch, pids_matching, start
 from bench.common import write_table  # noqa: E402
 
 FAMILY, LATENT = "ae-mlp", 5
+HALL_KEY = "bench-presenter-key"
+BUSY_PRESSES = 60  # at most, while a training runs (~25 in a 15 s training): a median of few is noise
 PAGE = f"autoencoder?latent={LATENT}"
 # Records, from the next key press, the ms until any image on the page changes (on the Decoder
 # playground only the decoded digit does; the live training chart is not an image).
@@ -125,6 +130,7 @@ def main() -> None:
     cli_wall = statistics.median(w for w, _ in cli)
 
     server, url = start_server(clean_env(APCORE_CHECKPOINT_DIR=str(work / "app")), work / "server.log")
+    hall_rows = []
     meter = CpuMeter({"server": lambda: [server.pid], "worker": lambda: pids_matching("apcore.worker"),
                       "browser": lambda: pids_matching("chromium")})
     rows, latency_rows = [], []
@@ -132,10 +138,10 @@ def main() -> None:
     try:
         with sync_playwright() as pw:
             browser = launch(pw)
-            def new_tab():
+            def new_tab(query: str = ""):
                 p = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
                 p.set_default_timeout(600_000)
-                p.goto(f"{url}/{PAGE}")
+                p.goto(f"{url}/{PAGE}{query}")
                 return p
 
             pages = [new_tab()]
@@ -165,29 +171,52 @@ def main() -> None:
                 seen_seed += 1
                 presenter.get_by_role("button", name="Retrain").first.click()
                 presenter.get_by_text("Training · epoch").first.wait_for()
-                busy = slider_latencies(presenter, args.presses,
+                busy = slider_latencies(presenter, BUSY_PRESSES,  # as many as the training lasts
                                         during=lambda: presenter.get_by_text("Training · epoch").count() > 0)
                 presenter.get_by_text(f"seed {seen_seed}").first.wait_for()
                 wait_for_app(presenter)
                 latency_rows.append((watchers, idle, busy))
                 print(f"slider with {watchers} tab(s) open: idle {statistics.median(idle):.0f} ms, "
                       f"training {statistics.median(busy) if busy else float('nan'):.0f} ms", flush=True)
+            presenter.context.close()
+            stop_server(server)
+            # The lecture hall: the same models, a server with a presenter key.
+            server, url = start_server(clean_env(APCORE_CHECKPOINT_DIR=str(work / "app"), APCORE_PRESENTER_KEY=HALL_KEY),
+                                       work / "server-hall.log")
+            room = [new_tab(f"&presenter={HALL_KEY}")]
+            wait_for_app(room[0])
+            while len(room) < args.tabs:
+                room.append(new_tab())
+                wait_for_app(room[-1])
+            for _ in range(args.repeats):
+                seen_seed += 1
+                time.sleep(2)
+                meter.start()
+                wall = retrain(room[:1], seen_seed)
+                cpu = meter.stop()
+                for p in room[1:]:
+                    p.get_by_text(f"seed {seen_seed}").first.wait_for(timeout=120_000)
+                room_wall = time.perf_counter() - meter.t0
+                hall_rows.append((len(room), wall, panel_seconds(room[0]), cpu, room_wall))
+                print(f"hall of {len(room)} tabs: {wall:.1f} s to the lecturer's new figures, {room_wall:.1f} s until "
+                      "every tab shows the new model", flush=True)
             browser.close()
     finally:
         stop_server(server)
 
     table = [["command line (whole process)", args.repeats, f"{cli_wall:.1f}", "1.00",
               f"{statistics.median(t for _, t in cli):.1f}", "", "", ""]]
-    for tabs in (1, args.tabs):
-        runs = [r for r in rows if r[0] == tabs]
+    def row(label: str, runs: list[tuple]) -> list:
+        """(tabs, wall, train s, cpu, ...) runs -> a table row of medians."""
         wall = statistics.median(r[1] for r in runs)
+        share = [f"{statistics.median(r[3][k] / r[3]['wall'] for r in runs):.0%}" for k in ("server", "worker", "browser")]
+        return [label, len(runs), f"{wall:.1f}", f"{wall / cli_wall:.2f}", f"{statistics.median(r[2] for r in runs):.1f}",
+                *share]
 
-        def share(name):
-            return f"{statistics.median(r[3][name] / r[3]['wall'] for r in runs):.0%}"
-
-        table.append([f"Retrain watched by {tabs} tab{'s' if tabs > 1 else ''}", len(runs), f"{wall:.1f}",
-                      f"{wall / cli_wall:.2f}", f"{statistics.median(r[2] for r in runs):.1f}",
-                      share("server"), share("worker"), share("browser")])
+    for tabs in (1, args.tabs):
+        table.append(row(f"Retrain watched by {tabs} tab{'s' if tabs > 1 else ''}", [r for r in rows if r[0] == tabs]))
+    if hall_rows:
+        table.append(row(f"Retrain in a lecture hall: the lecturer's tab and {hall_rows[0][0] - 1} following", hall_rows))
     latency = []
     for watchers, idle, busy in latency_rows:
         idle_ms = statistics.median(idle)
@@ -199,7 +228,11 @@ def main() -> None:
              + "; ".join(latency) + ". With the room's tabs on this machine their browsers take the cores "
              "the lecturer's own tab needs; in a lecture hall they run on the students' devices.\n\n"
              "Wall s: from pressing Retrain to the presenter's page showing the new model (Retrain rows), or the "
-             "whole `python -m apcore train` process (import, data, training, evaluation, save). CPU columns: "
+             "whole `python -m apcore train` process (import, data, training, evaluation, save). "
+             + (f"Lecture hall: every audience tab showed the new model "
+                f"{statistics.median(r[4] for r in hall_rows):.1f} s after the press (median); "
+                "the audience cannot press Retrain, it follows the lecturer's. " if hall_rows else "")
+             + "CPU columns: "
              "percent of one core over the Retrain's wall time (the browser shares this machine's cores). "
              f"Config: {FAMILY}, latent {LATENT}, the page's default budget.")
     write_table("retrain", "Retrain in the browser vs the command line",

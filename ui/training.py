@@ -14,6 +14,7 @@ answered 2.7x slower during a training, with Vega-Lite 1.7x (``bench/retrain.py`
 
 from __future__ import annotations
 
+import html
 import io
 
 import numpy as np
@@ -142,6 +143,18 @@ def _live_snapshot(job_id: int, count: int, _frame: Frame, class_names: tuple[st
     return fig, png.getvalue()
 
 
+def progress_html(fraction: float, text: str) -> str:
+    """A progress bar in plain HTML, redrawn without animation: ``st.progress`` animates each
+    change, and that took about twice the browser CPU of this bar per redraw (8 tabs redrawing
+    once a second: 55 % of a core against 28 %)."""
+    done = f"{100 * min(max(fraction, 0.0), 1.0):.1f}"
+    colour = st.get_option("theme.primaryColor") or "#1f5fbf"
+    return (f'<div role="progressbar" aria-valuenow="{done}" aria-valuemin="0" aria-valuemax="100">'
+            f'<div style="margin-bottom:0.4rem">{html.escape(text)}</div>'
+            '<div style="height:0.5rem;border-radius:0.25rem;background:rgba(151,166,195,0.3)">'
+            f'<div style="width:{done}%;height:100%;border-radius:0.25rem;background:{colour}"></div></div></div>')
+
+
 def _live(config: ModelConfig) -> None:
     job = registry().get(config)
     if job is None or not job.active:
@@ -150,12 +163,12 @@ def _live(config: ModelConfig) -> None:
     key = config.view_key[:12]
     p = job.progress
     if job.state == "queued" or p is None:
-        st.progress(0.0, text="Waiting for the trainer (one model trains at a time)…")
+        st.html(progress_html(0.0, "Waiting for the trainer (one model trains at a time)…"))
     else:
-        st.progress(min(job.fraction, 1.0), text=f"Training · epoch {p.epoch}/{p.epochs} · "
-                    + " · ".join(f"{figures.TERM_NAMES.get(k, k)} {v:.1f}" for k, v in p.losses.items()
-                                 if k != "loss" or "kl" in p.losses)
-                    + f" · {p.elapsed:.0f} s")
+        st.html(progress_html(job.fraction, f"Training · epoch {p.epoch}/{p.epochs} · "
+                              + " · ".join(f"{figures.TERM_NAMES.get(k, k)} {v:.1f}" for k, v in p.losses.items()
+                                           if k != "loss" or "kl" in p.losses)
+                              + f" · {p.elapsed:.0f} s"))
     if hall.is_presenter():
         st.button("Cancel", key=f"cancel-{key}", on_click=_cancel, args=(job,))
     else:

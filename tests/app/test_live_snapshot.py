@@ -61,4 +61,5 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
     assert json.loads(charts[1].proto.spec)["encoding"]["x"]["title"] == "z1"
     shown = at.get("image")
     assert len(shown) == 1 and "epoch 0.30" in shown[0].proto.imgs[0].caption   # digits over reconstructions
-    assert "epoch 1/2" in at.get("progress")[0].proto.text                       # the progress line
+    bar = at.get("html")[0].proto.body                                           # the progress line
+    assert "epoch 1/2" in bar and 'aria-valuenow="50.0"' in bar

@@ -59,12 +59,29 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request, tmp_path):
+    """A fresh tab; on a failure its screenshot and browser console are kept (the paths are printed)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     p = context.new_page()
     p.set_default_timeout(60_000)
+    console = []
+    p.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     yield p
+    if getattr(request.node, "call_failed", False):
+        try:
+            p.screenshot(path=tmp_path / "failure.png", full_page=True)
+        finally:
+            (tmp_path / "console.log").write_text("\n".join(console))
+            print(f"failure screenshot and browser console: {tmp_path}")
     context.close()
 
 

@@ -68,7 +68,7 @@ def test_autoencoder_slider_and_retrain(page, app_url):
     # Retrain: progress appears, then the retrained model (seed 1) replaces the cached one.
     page.get_by_role("button", name="Retrain").first.click()
     page.get_by_text(re.compile(r"^(Training · epoch|Waiting for the trainer)")).first.wait_for(timeout=60_000)
-    assert page.locator('[data-testid="stProgress"]').count() >= 1
+    assert page.get_by_role("progressbar").count() >= 1
     wait_for_text(page, r"latent 3, mnist · test BCE .* seed 1")
     wait_for_app(page)
     assert page.locator('[data-testid="stException"]').count() == 0
