@@ -50,12 +50,15 @@ def start_server(env: dict[str, str], log_path: Path, port: int | None = None,
     raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s (log: {log_path})")
 
 
-def stop_server(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds (Streamlit's shutdown took 3-8 s; its worker
+    ends by itself within a second of the server)."""
     proc.terminate()
     try:
-        proc.wait(10)
+        proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
 
 
 def launch(playwright):
