@@ -42,9 +42,7 @@ WARMUP = {"vae-mlp": 0.05, "vae-conv": 0.05}
 # 89.60 (spread +- 0.7 / 1.3); conv 10-d, seeds 1-3: 104.8 / 101.2 / 100.2 -> 104.7 / 100.2 / 97.1.
 # A single seed-0 run had suggested bf16 was worse for them (MLP 5-d 110.31 -> 111.19): within
 # the seeds' spread. Every page default with these: bench/results/train_defaults_cpu.md.
-# Except the clustering page's AE: under bf16 its page default (seed 0) clustered at accuracy 0.794
-# after UMAP (two digits merged; seeds 1 and 2: 0.928, 0.924), under float32 0.919 / NMI 0.857 at
-# the page's UMAP seed (floor 0.92 / 0.86: at the edge for either precision, bench/umap_options.py).
+# The clustering page's AE too, since it trains 8 epochs (below): at 4 epochs it had stayed float32.
 BF16_FAMILIES = ("ae-mlp", "ae-conv", "ae-fconv", "vae-mlp", "vae-conv")
 
 # One-class budgets. A class has ~6,000 training images, so an epoch is ~23 steps at batch 256
@@ -62,11 +60,11 @@ ONE_CLASS_TRAINING = {
 # Measured (MNIST, AE -> UMAP -> k-means): latent 20 or 32 at batch 128, lr 2e-3 -> accuracy
 # 0.918-0.925, NMI 0.86 (3 training seeds x 2 UMAP seeds); batch 256 -> 0.76-0.85; latent 10 ->
 # 0.72-0.78 whatever the batch (a 10-d code after 4 epochs merges 4 with 9). Hence latent 20. But
-# 4 epochs were at the floor's edge and not robust (training seeds 0-2 x UMAP seeds 0-2, float32:
-# accuracy mean 0.860, min 0.785, the page's own 0.919 / NMI 0.857; 6 epochs: the page's 0.795);
-# 8 epochs, 2 threads: mean 0.931, min 0.925, NMI mean 0.877, min 0.868 (floor 0.92 / 0.86), twice
-# the training time (~17 s -> ~30 s). Still not certain: the seed-0 model that `python -m apcore
-# warm` trained (one thread, test BCE 66.79 against 66.55) clustered at 0.799 / 0.841.
+# 4 epochs were at the floor's edge and not robust: training seeds 0-2 x UMAP seeds 0-2, float32,
+# accuracy mean 0.860, min 0.785 (the page's own 0.919 / NMI 0.857; floor 0.92 / 0.86); bf16 6
+# epochs: the page's seed 0.795. 8 epochs under bf16 (AMD EPYC, AVX512-BF16): mean 0.931, min
+# 0.925, NMI mean 0.877, min 0.868 over the same 3 x 3 seeds; 8 epochs in float32 (a CPU without
+# bf16): the page's seed 0.799 / 0.841 (bench/umap_options.py on each model).
 CLUSTER_AE_TRAINING = {"epochs": 8, "batch_size": 128, "lr": 2e-3}
 
 LONGER = 5  # the denoising page's "train longer": epochs x 5 (worth it on a GPU; bench/denoise.py)
@@ -128,11 +126,8 @@ def cluster_vae_config(latent_dim: int = CLUSTER_LATENT, dataset: str = "mnist")
 
 
 def bf16_eligible(config: ModelConfig) -> bool:
-    """Whether ``config`` may train under bfloat16 where the CPU has it (:data:`BF16_FAMILIES`,
-    not the clustering page's AE, whatever its seed)."""
-    if config.family not in BF16_FAMILIES:
-        return False
-    return config.family != "ae-mlp" or config.replace(seed=0) != cluster_ae_config(config.latent_dim, config.dataset)
+    """Whether ``config`` may train under bfloat16 where the CPU has it (:data:`BF16_FAMILIES`)."""
+    return config.family in BF16_FAMILIES
 
 
 def page_defaults() -> dict[str, list[ModelConfig]]:
