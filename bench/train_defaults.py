@@ -63,7 +63,7 @@ def main() -> None:
     write_table(
         f"train_defaults_{store.device.type}", "Page defaults trained from scratch: ready-time and quality",
         ["model", "epochs x batch", "lr", "train s", "ready s", f"<= {TARGET_S:.0f} s", *KEYS, "floor"], rows,
-        f"bf16 autocast for {', '.join(BF16_FAMILIES)}, not the clustering AE (CPU bf16 native: {train.cpu_has_bf16()}; "
+        f"bf16 autocast for {', '.join(BF16_FAMILIES)} (CPU bf16 native: {train.cpu_has_bf16()}; "
         f"float32 otherwise). All {len(configs)} defaults in "
         f"{total:.0f} s. ready s = training + snapshots + evaluation + save (data in memory). Floors: issue 14 "
         "(the one-class mean AUROC over ten digits: bench/anomaly.py; clustering with UMAP: bench/clustering.py).")
