@@ -130,10 +130,9 @@ def main() -> None:
     cli_wall = statistics.median(w for w, _ in cli)
 
     server, url = start_server(clean_env(APCORE_CHECKPOINT_DIR=str(work / "app")), work / "server.log")
-    hall_rows = []
     meter = CpuMeter({"server": lambda: [server.pid], "worker": lambda: pids_matching("apcore.worker"),
                       "browser": lambda: pids_matching("chromium")})
-    rows, latency_rows = [], []
+    rows, latency_rows, hall_rows = [], [], []
     seen_seed = 0
     try:
         with sync_playwright() as pw:

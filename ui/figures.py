@@ -54,7 +54,8 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: tuple[st
 
 # -- Vega-Lite, for the charts that redraw while a training runs ---------------------------------
 # A fragment rerun redraws every Plotly chart of the page in every browser watching it, whichever
-# fragment reran; Vega-Lite charts that did not change cost next to nothing (bench/retrain.py).
+# fragment reran. Measured on a probe page, 8 tabs each rerunning an empty fragment once a second:
+# no charts 18 % of a core, 6 Vega-Lite charts 25 %, 6 Plotly charts 50 %.
 
 VEGA_CONFIG = {"axis": {"labelFontSize": FONT["size"] - 2, "titleFontSize": FONT["size"]},
                "legend": {"labelFontSize": FONT["size"] - 2}, "title": {"fontSize": FONT["size"]}}
