@@ -9,6 +9,7 @@ import threading
 import time
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from apcore.cache import ModelStore
 from apcore.data import Dataset, load_dataset
@@ -46,8 +47,14 @@ def preload() -> threading.Thread:
     """Once per server, in a background thread: what the other pages' first visits would wait for
     (the modules every page imports, scikit-learn and SciPy, the data set, every page default's
     model on disk). ``app.py`` starts it after its first complete run, so the page being opened
-    first is not slowed down by it, and the next page opens without importing or loading."""
+    first is not slowed down by it, and the next page opens without importing or loading.
+
+    The thread runs under the calling script's context: Streamlit registers a component (the
+    latent plane's ``streamlit_image_coordinates``) only when its module is imported during a
+    script run, and a module is imported once, so a bare thread that imported ``ui.touch`` first
+    left every plane of the server answering 404."""
     thread = threading.Thread(target=_preload, args=(store(),), name="apcore-preload", daemon=True)
+    add_script_run_ctx(thread, get_script_run_ctx())
     thread.start()
     return thread
 

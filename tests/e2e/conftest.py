@@ -6,6 +6,7 @@ Tiny training budgets (``APCORE_EPOCHS``, ``APCORE_TRAIN_LIMIT``) keep each mode
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -22,11 +23,13 @@ def checkpoints(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e-checkpoints")
 
 
-def _serve(tmp_path_factory, checkpoints, **env):
+def serve(tmp_path_factory, checkpoints, log: Path | None = None, **env):
+    """A server on ``checkpoints`` with the tiny budgets, logging to ``log`` (default: a new
+    temporary folder); (process, url)."""
     base = {k: v for k, v in os.environ.items() if k != "APCORE_PRESENTER_KEY"}
     base.update(APCORE_EPOCHS="1", APCORE_TRAIN_LIMIT="6000", APCORE_CHECKPOINT_DIR=str(checkpoints), **env)
     try:
-        return start_server(base, tmp_path_factory.mktemp("e2e-log") / "streamlit.log")
+        return start_server(base, log or tmp_path_factory.mktemp("e2e-log") / "streamlit.log")
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
@@ -34,7 +37,7 @@ def _serve(tmp_path_factory, checkpoints, **env):
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory, checkpoints):
     """A lecturer alone: no presenter key, every session presents."""
-    proc, url = _serve(tmp_path_factory, checkpoints)
+    proc, url = serve(tmp_path_factory, checkpoints)
     yield url
     stop_server(proc)
 
@@ -42,7 +45,7 @@ def app_url(tmp_path_factory, checkpoints):
 @pytest.fixture(scope="session")
 def hall_url(tmp_path_factory, checkpoints):
     """A lecture hall: ``HALL_KEY`` set; the same checkpoints as ``app_url``."""
-    proc, url = _serve(tmp_path_factory, checkpoints, APCORE_PRESENTER_KEY=HALL_KEY)
+    proc, url = serve(tmp_path_factory, checkpoints, APCORE_PRESENTER_KEY=HALL_KEY)
     yield url
     stop_server(proc)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import numpy as np
 from PIL import Image
 
-from tests.e2e.conftest import open_from_navigation, open_page, wait_for_app
+from bench.browser import stop_server
+from tests.e2e.conftest import open_from_navigation, open_page, serve, wait_for_app
 from tests.e2e.test_autoencoder_vae_e2e import OPEN_PANEL
 from ui.plane import Plane
 
@@ -45,9 +47,9 @@ def decoded(page) -> tuple[str, str]:
     return next((c, src) for c, src in captioned(page).items() if c.startswith("z = ("))
 
 
-def plane_box(page, index: int = 0) -> dict:
+def plane_box(page, index: int = 0, timeout_ms: int = 120_000) -> dict:
     img = page.frame_locator(PLANE_FRAME).nth(index).locator("#image")
-    img.wait_for(timeout=120_000)  # the component's first load on a busy 2-core machine: once 60 s was not enough
+    img.wait_for(timeout=timeout_ms)
     page.wait_for_function(f"() => document.querySelectorAll('{PLANE_FRAME}')[{index}]"
                            ".contentDocument.getElementById('image').naturalWidth > 0")
     img.scroll_into_view_if_needed()
@@ -125,6 +127,26 @@ def test_click_on_the_autoencoder_plane_decodes_that_point(page, app_url):
     assert z_a[0] < z_b[0] and z_a[1] > z_b[1]       # left/top, then right/bottom
     assert src_a != src_b and np.abs(a - b).mean() > 0.01   # two far-apart points: two images
     assert a.shape == (224, 224) and a.max() > 0.3 and b.max() > 0.3   # digits drawn, not blank
+
+
+def test_the_plane_loads_on_a_server_whose_preload_ran_first(page, tmp_path_factory, checkpoints, tmp_path):
+    """Streamlit serves a component's files only if its module was first imported during a script
+    run; the preload thread (``ui/resources.py``) imports every ``ui`` module, and when it won the
+    race to ``ui.touch`` every plane of that server answered 404 (seen in CI)."""
+    log = tmp_path / "streamlit.log"
+    proc, url = serve(tmp_path_factory, checkpoints, log)
+    try:
+        open_page(page, url, "")              # the Overview: no component; starts the preload
+        deadline = time.time() + 120
+        while "preloaded modules" not in log.read_text():
+            assert time.time() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        open_page(page, url, "autoencoder?ae_tab=Decoder+playground")
+        page.get_by_text("Click anywhere on the plane").wait_for(timeout=240_000)
+        box = plane_box(page, timeout_ms=60_000)
+        assert box["width"] > 100 and box["height"] > 100
+    finally:
+        stop_server(proc)
 
 
 def test_vae_grid_cell_and_plane(page, app_url):
