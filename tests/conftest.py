@@ -14,6 +14,21 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 if SHARED_DATA.is_dir() and "APCORE_DATA_DIR" not in os.environ:
     os.environ["APCORE_DATA_DIR"] = str(SHARED_DATA)
 
+# pytest-xdist (``-n 2`` in pytest.ini): two worker processes share the cores, so each, and every
+# process it starts (servers, their training workers, the command line), computes with one
+# intra-op thread: two OpenMP threads on a busy core run far slower (see ``one_thread``).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser tests run in one xdist worker, in order, on one pair of servers (``--dist
+    loadgroup``); the other tests are shared out around them."""
+    for item in items:
+        if item.nodeid.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def checkpoint_dir(tmp_path_factory):
