@@ -36,7 +36,7 @@ family = c2.radio("Model", defaults.ANOMALY_FAMILIES, format_func=ARCHITECTURES.
                   **state.linked("anomaly_family", "model", defaults.ANOMALY_FAMILY, defaults.ANOMALY_FAMILIES))
 latent = c3.select_slider("Latent size", LATENTS, **state.linked("anomaly_latent", "latent", defaults.ANOMALY_LATENT, LATENTS))
 measure = c4.radio("Error measure", list(MEASURES), format_func=MEASURES.get, horizontal=True,
-                   **state.linked("anomaly_measure", "score", "mse", MEASURES),
+                   **state.linked("anomaly_measure", "score", view.DEFAULT_MEASURE, MEASURES),
                    help="Per pixel, summed over the image. Squared error ranks anomalies "
                    "better here (mean AUROC 0.96 vs 0.91 with cross-entropy: bench/anomaly.py).")
 

@@ -31,7 +31,7 @@ longer = c2.toggle(f"Train {defaults.LONGER}x longer", **state.linked("denoise_l
 c1, c2 = st.columns(2)
 train_level = c1.slider(f"Training noise level: {NOISES[noise]}", 0.1, 0.9, defaults.DENOISE_LEVEL, step=0.1,
                         **state.bound("train"), help="The models are trained on images corrupted at this level.")
-test_level = c2.slider(f"Test noise level: {NOISES[noise]}", 0.0, 1.0, 0.5, step=0.05, **state.bound("test"),
+test_level = c2.slider(f"Test noise level: {NOISES[noise]}", 0.0, 1.0, view.DEFAULT_TEST_LEVEL, step=0.05, **state.bound("test"),
                        help="The test images shown and measured are corrupted at this level.")
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from apcore import anomaly
-from apcore.cache import TrainedModel
+from apcore import anomaly, defaults
+from apcore.cache import ModelStore, TrainedModel
 from apcore.data import CLASS_NAMES, DataError, load_dataset
 
 from . import figures
@@ -22,6 +22,7 @@ GROUP_COLORS = {NORMAL: "#1f77b4", HELD_OUT: "#d62728", NOISE: "#7f7f7f"}
 OTHER_COLOR = "#9467bd"
 OTHER = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}
 OTHER_LABEL = {"mnist": "Fashion-MNIST", "fashion-mnist": "MNIST digits"}
+DEFAULT_MEASURE = "mse"   # the page's error measure before the widget moves
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ def _scores(key: str, measure: str, dataset_name: str, _trained: TrainedModel) -
 def scores(trained: TrainedModel, measure: str, dataset_name: str) -> Scores:
     """Scores of the test set and the out-of-distribution groups, computed once per model and measure."""
     return _scores(trained.config.key, measure, dataset_name, trained)
+
+
+def prepare_default(models: ModelStore) -> None:
+    """The page default's scores, if its model is on disk: the server's preload computes them
+    ahead (``ui.resources.preload``), so the page's first visit finds them cached."""
+    config = defaults.page_defaults()["anomaly"][0]
+    trained = models.latest(config)
+    if trained is not None:
+        scores(trained, DEFAULT_MEASURE, config.dataset)
 
 
 def group_color(group: str) -> str:

@@ -7,7 +7,8 @@ import streamlit as st
 import torch
 
 from apcore import denoise
-from apcore.cache import TrainedModel
+from apcore import defaults
+from apcore.cache import ModelStore, TrainedModel
 from apcore.config import ARCHITECTURES
 
 from . import figures, hall
@@ -16,6 +17,7 @@ from .resources import dataset
 N_EVAL = 1000                        # test images behind the page's PSNR / SSIM figures
 CURVE_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))
 MODEL_COLORS = {"ae-mlp": "#1f77b4", "ae-fconv": "#ff7f0e"}
+DEFAULT_TEST_LEVEL = 0.5             # the page's test noise level before the slider moves
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -27,6 +29,17 @@ def _quality(key: str, dataset_name: str, noise: str, level: float, _trained: Tr
 def quality(trained: TrainedModel, dataset_name: str, noise: str, level: float) -> dict[str, float]:
     """Mean PSNR and SSIM of noisy input and output on the first ``N_EVAL`` test images (cached)."""
     return _quality(trained.config.key, dataset_name, noise, float(level), trained)
+
+
+def prepare_default(models: ModelStore) -> None:
+    """PSNR and SSIM at the default test level, and the PSNR curve, of the page's default
+    denoisers on disk: the server's preload computes them ahead (``ui.resources.preload``), so
+    the page's first visit finds them cached (the audience of a lecture hall too)."""
+    for config in defaults.page_defaults()["denoise"]:
+        trained = models.latest(config)
+        if trained is not None:
+            quality(trained, config.dataset, config.noise, DEFAULT_TEST_LEVEL)
+            _curve.ahead(trained.config.key, config.dataset, config.noise, trained)
 
 
 @hall.costly()

@@ -185,27 +185,33 @@ def costly(when=None):
     """Decorate a cached computation that takes seconds (t-SNE, UMAP, a PSNR sweep): a presenter
     computes it; the audience gets it only once a presenter has (then it is a cache hit), else a
     notice in its place and the run stops there. ``when(arguments)`` limits the rule to the costly calls (e.g. t-SNE, not
-    PCA). Arguments starting with ``_`` are left out of the key, as ``st.cache_resource`` does."""
+    PCA). Arguments starting with ``_`` are left out of the key, as ``st.cache_resource`` does.
+    ``fn.ahead(...)`` computes it outside any session (the server's preload), as a presenter would."""
 
     def decorate(fn):
         signature = inspect.signature(fn)
+
+        def key(arguments) -> tuple:
+            return fn.__qualname__, tuple((k, v) for k, v in arguments.items() if not k.startswith("_"))
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             arguments = signature.bind(*args, **kwargs).arguments
             if when is not None and not when(arguments):
                 return fn(*args, **kwargs)
-            key = (fn.__qualname__, tuple((k, v) for k, v in arguments.items() if not k.startswith("_")))
-            h = hall()
             if is_presenter():
-                result = fn(*args, **kwargs)
-                h.computed.add(key)
-                return result
-            if key in h.computed:
+                return ahead(*args, **kwargs)
+            if key(arguments) in hall().computed:
                 return fn(*args, **kwargs)
             st.info(COMPUTE_REFUSED, icon=":material/hourglass_empty:")
             st.stop()
 
+        def ahead(*args, **kwargs):
+            result = fn(*args, **kwargs)
+            hall().computed.add(key(signature.bind(*args, **kwargs).arguments))
+            return result
+
+        wrapper.ahead = ahead
         return wrapper
 
     return decorate

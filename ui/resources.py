@@ -44,32 +44,45 @@ def dataset(name: str) -> Dataset:
 
 @st.cache_resource(show_spinner=False)
 def preload() -> threading.Thread:
-    """Once per server, in a background thread: what the other pages' first visits would wait for
+    """Once per server, in background threads: what the other pages' first visits would wait for
     (the modules every page imports, scikit-learn and SciPy, the data set, every page default's
-    model on disk). ``app.py`` starts it after its first complete run, so the page being opened
-    first is not slowed down by it, and the next page opens without importing or loading.
+    model on disk, the anomaly and denoising pages' test-set figures of their defaults). ``app.py``
+    starts it after its first complete run, so the page being opened first is not slowed down by
+    it, and the next page opens without importing, loading or scoring. Returns the thread that
+    ends last.
 
-    The thread runs under the calling script's context: Streamlit registers a component (the
+    The imports run under the calling script's context: Streamlit registers a component (the
     latent plane's ``streamlit_image_coordinates``) only when its module is imported during a
     script run, and a module is imported once, so a bare thread that imported ``ui.touch`` first
-    left every plane of the server answering 404."""
-    thread = threading.Thread(target=_preload, args=(store(),), name="apcore-preload", daemon=True)
-    add_script_run_ctx(thread, get_script_run_ctx())
+    left every plane of the server answering 404. The rest runs in a bare thread, so that no
+    cached function's spinner is sent to the session that started it."""
+    imports = threading.Thread(target=_import_modules, name="apcore-preload-imports", daemon=True)
+    add_script_run_ctx(imports, get_script_run_ctx())
+    imports.start()
+    thread = threading.Thread(target=_preload, args=(store(), imports), name="apcore-preload", daemon=True)
     thread.start()
     return thread
 
 
-def _preload(models: ModelStore) -> None:
+def _import_modules() -> None:
     import ui
 
+    for module in [f"ui.{m.name}" for m in pkgutil.iter_modules(ui.__path__)] + list(LAZY_MODULES):
+        importlib.import_module(module)
+
+
+def _preload(models: ModelStore, imports: threading.Thread) -> None:
     start = time.perf_counter()
+    imports.join()
     try:
-        for module in [f"ui.{m.name}" for m in pkgutil.iter_modules(ui.__path__)] + list(LAZY_MODULES):
-            importlib.import_module(module)
+        from . import anomaly, denoise
+
         configs = warm_list()
         for name in dict.fromkeys(c.dataset for c in configs):
             load_dataset(name)
         loaded = sum(models.latest(c) is not None for c in configs)
+        for view in (anomaly, denoise):
+            view.prepare_default(models)
     except Exception:  # noqa: BLE001 - a preload that fails only leaves the work to the pages
         log.exception("preload failed")
     else:

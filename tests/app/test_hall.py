@@ -177,8 +177,11 @@ def _costly_script():
         return f"{name}/{method}"
 
     st.session_state["_hall_role"] = st.session_state.get("as_role", hall.PRESENTER)
+    name = st.session_state.get("name", "x")
+    if st.session_state.get("ahead"):
+        compute.ahead(name, "slow", _model=object())   # as the server's preload does, whatever the role
     for method in ("fast", "slow"):
-        st.write(compute("x", method, _model=object()))
+        st.write(compute(name, method, _model=object()))
 
 
 def test_costly_results_reach_the_audience_only_once_computed(keyed):
@@ -194,6 +197,22 @@ def test_costly_results_reach_the_audience_only_once_computed(keyed):
     assert [m.value for m in presenter.markdown] == ["x/fast", "x/slow"]
     audience.run()
     assert [m.value for m in audience.markdown] == ["x/fast", "x/slow"]
+
+
+def test_costly_result_computed_ahead_reaches_the_audience(keyed):
+    from streamlit.testing.v1 import AppTest
+
+    audience = AppTest.from_function(_costly_script)
+    audience.session_state["as_role"] = hall.AUDIENCE
+    audience.session_state["name"] = "ahead"
+    audience.run()
+    assert [m.value for m in audience.markdown] == ["ahead/fast"]
+    audience.session_state["ahead"] = True
+    audience.run()
+    assert [m.value for m in audience.markdown] == ["ahead/fast", "ahead/slow"]
+    audience.session_state["ahead"] = False
+    audience.run()   # remembered by the hall: no notice, whoever asks
+    assert [m.value for m in audience.markdown] == ["ahead/fast", "ahead/slow"] and not audience.info
 
 
 def test_audience_tsne_needs_the_lecturer(keyed, monkeypatch):

@@ -1,0 +1,40 @@
+"""The server's preload computes the anomaly and denoising pages' default figures ahead, so that a
+page's first visit finds them cached (``ui.resources.preload``)."""
+
+from __future__ import annotations
+
+import threading
+
+from apcore import anomaly as scoring
+from apcore import defaults
+from apcore import denoise as denoising
+from apcore.cache import ModelStore
+from ui import anomaly, denoise, hall, resources
+
+
+def _fail(*args, **kwargs):
+    raise AssertionError("computed again: the preload did not cache it")
+
+
+def test_preload_computes_the_anomaly_and_denoising_defaults(tmp_path, monkeypatch):
+    store = ModelStore(tmp_path)
+    pages = defaults.page_defaults()
+    for config in pages["anomaly"] + pages["denoise"]:
+        store.get_or_train(config)
+    imports = threading.Thread(target=lambda: None)
+    imports.start()
+    resources._preload(store, imports)
+
+    for module, name in ((scoring, "score_test_set"), (denoising, "quality"), (denoising, "psnr_curve")):
+        monkeypatch.setattr(module, name, _fail)
+    config = pages["anomaly"][0]
+    s = anomaly.scores(store.latest(config), anomaly.DEFAULT_MEASURE, config.dataset)
+    assert 0.5 < s.test.auroc <= 1
+    for config in pages["denoise"]:
+        trained = store.latest(config)
+        q = denoise.quality(trained, config.dataset, config.noise, denoise.DEFAULT_TEST_LEVEL)
+        assert set(q) == {"psnr_noisy", "psnr_denoised", "ssim_noisy", "ssim_denoised"}
+        curve = denoise._curve.ahead(trained.config.key, config.dataset, config.noise, trained)
+        assert len(curve["psnr_denoised"]) == len(denoise.CURVE_LEVELS)
+    # the PSNR curve is a lecture hall's costly figure: computed ahead, the audience may have it
+    assert any(key[0] == "_curve" for key in hall.hall().computed)
