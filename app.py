@@ -25,7 +25,7 @@ PAGES = [
 hall.settle_role()  # first: a ?presenter= link leaves the address bar in this very run
 page = st.navigation(PAGES)
 hall.follow({p.url_path: p for p in PAGES}, page.url_path)  # a follower takes the lecturer's view first
-sidebar.render()
+device_slot = sidebar.render()
 with st.sidebar:
     hall.sidebar_controls(page.url_path)
 hall.follow_bar()
@@ -34,5 +34,6 @@ try:
     page.run()
 finally:  # again with the widgets this run created; pages may st.stop() halfway
     hall.publish(page.url_path)
+    sidebar.show_device(device_slot)
 state.show_notices()
 resources.preload()  # once per server, after the first page is drawn: the others open without loading

@@ -63,6 +63,34 @@ def test_home_and_sidebar():
     assert any("Training on" in c.value for c in at.sidebar.caption)
 
 
+OVERVIEW_WITHOUT_TORCH = """
+import sys
+from unittest import mock
+
+from streamlit.testing.v1 import AppTest
+
+import ui.resources
+
+with mock.patch.object(ui.resources, "preload", lambda: None):   # it imports torch, in the background
+    at = AppTest.from_file("app.py", default_timeout=60).run()
+assert not at.exception, at.exception
+assert at.title[0].value == "Autoencoders and variational autoencoders"
+print("torch" in sys.modules, [c.value for c in at.sidebar.caption])
+"""
+
+
+def test_the_overview_runs_without_importing_torch():
+    """A fresh server's first page is the Overview: its run must not wait for torch (~1.5 s of a
+    3 s first visit on the 2-core CPU); the sidebar names the device from the next run on."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", OVERVIEW_WITHOUT_TORCH], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "False []"
+
+
 def test_bad_dataset_in_link_falls_back_with_notice():
     at = app(dataset="cifar").run()
     assert at.sidebar.selectbox(key="dataset").value == "mnist"
