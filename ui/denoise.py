@@ -6,8 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from apcore import denoise
-from apcore import defaults
+from apcore import defaults, denoise
 from apcore.cache import ModelStore, TrainedModel
 from apcore.config import ARCHITECTURES
 

@@ -1,7 +1,8 @@
 """Objects shared by every browser tab of one server (``st.cache_resource``): treat as read-only.
 
 Importing this module (``app.py`` does, on every page) does not import torch: the Overview of a
-fresh server opens without it (3.0 -> 1.5 s), and the preload imports it in the background.
+fresh server opens without it (2.8 -> 1.6 s, ``bench/page_open.py``), and the preload imports
+it in the background.
 """
 
 from __future__ import annotations
