@@ -40,8 +40,9 @@ def store() -> ModelStore:
 
 @st.cache_resource(show_spinner=False, on_release=lambda jobs: jobs.close())
 def registry() -> JobRegistry:
-    """Trainings of every tab, run by one worker process; started with the server, so the first
-    Retrain does not wait for the worker to import torch. A cleared cache ends the worker."""
+    """Trainings of every tab, run by one worker process; started by the first page that shows a
+    model (its training panel asks for it), so a Retrain does not wait for the worker to import
+    torch. A cleared cache ends the worker."""
     from apcore.jobs import JobRegistry
 
     jobs = JobRegistry(store())
@@ -73,7 +74,7 @@ def preload() -> threading.Thread:
     imports = threading.Thread(target=_import_modules, name="apcore-preload-imports", daemon=True)
     add_script_run_ctx(imports, get_script_run_ctx())
     imports.start()
-    thread = threading.Thread(target=_preload, args=(None, imports), name="apcore-preload", daemon=True)
+    thread = threading.Thread(target=_preload, args=(imports,), name="apcore-preload", daemon=True)
     thread.start()
     return thread
 
@@ -85,8 +86,9 @@ def _import_modules() -> None:
         importlib.import_module(module)
 
 
-def _preload(models: ModelStore | None, imports: threading.Thread) -> None:
-    """``models``: the server's store (:func:`store`, made here, so that torch is imported here)."""
+def _preload(imports: threading.Thread, models: ModelStore | None = None) -> None:
+    """After ``imports``: data, models and page figures into ``models`` (default: the server's
+    :func:`store`, made here, so that torch is imported here and not in the script's run)."""
     start = time.perf_counter()
     imports.join()
     try:

@@ -23,7 +23,7 @@ def test_preload_computes_the_anomaly_and_denoising_defaults(tmp_path, monkeypat
         store.get_or_train(config)
     imports = threading.Thread(target=lambda: None)
     imports.start()
-    resources._preload(store, imports)
+    resources._preload(imports, store)
 
     for module, name in ((scoring, "score_test_set"), (denoising, "quality"), (denoising, "psnr_curve")):
         monkeypatch.setattr(module, name, _fail)
