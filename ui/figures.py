@@ -1,6 +1,9 @@
-"""Plotly figure builders shared by the pages: one look (large fonts for a projector)."""
+"""Figure builders shared by the pages, Plotly and (for the live training charts) PNG: one look,
+large fonts for a projector."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import plotly.graph_objects as go
@@ -52,42 +55,62 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: tuple[st
     return layout(fig, title, height=520)
 
 
-# -- Vega-Lite, for the charts that redraw while a training runs ---------------------------------
-# A fragment rerun redraws every Plotly chart of the page in every browser watching it, whichever
-# fragment reran. Measured on a probe page, 8 tabs each rerunning an empty fragment once a second:
-# no charts 18 % of a core, 6 Vega-Lite charts 25 %, 6 Plotly charts 50 %.
+# -- The charts that redraw while a training runs: PNG images drawn on the server ------------------
+# Every redraw of a chart costs each browser watching it, and a room watches on the machine that
+# trains (bench/retrain.py, 8 tabs): Plotly redraws every chart of the page on any fragment rerun;
+# Vega-Lite, whose data alone changes, still cost the tabs ~0.7 of a core for the live loss curve
+# and the 500-point code scatter. As images, drawn once per redraw for every tab (~50 ms each
+# with Matplotlib's Agg), the browsers only swap a picture. Matplotlib is imported when first
+# drawn (the preload takes it ahead).
 
-VEGA_CONFIG = {"axis": {"labelFontSize": FONT["size"] - 2, "titleFontSize": FONT["size"]},
-               "legend": {"labelFontSize": FONT["size"] - 2}, "title": {"fontSize": FONT["size"]}}
+LIVE_SIZE = (6.4, 4.4)   # inches at LIVE_DPI: 704 x 484 pixels, half of a projected page
+LIVE_DPI = 110
 
 
-def live_loss_spec(rows: list[dict], height: int = 360) -> dict:
-    """The loss curve of a running training as a Vega-Lite spec (data inline): a line per term."""
+def _live_axes(xlabel: str, ylabel: str):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=LIVE_SIZE, dpi=LIVE_DPI)
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.97, bottom=0.13)
+    ax = fig.subplots()
+    ax.set_xlabel(xlabel, fontsize=FONT["size"] - 2)
+    ax.set_ylabel(ylabel, fontsize=FONT["size"] - 2)
+    ax.tick_params(labelsize=FONT["size"] - 4)
+    ax.grid(True, color="#e5e8ee", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # level 6: +10 ms, -15 % bytes
+    return buf.getvalue()
+
+
+def live_loss_png(rows: list[dict]) -> bytes:
+    """The loss curve of a running training, a line per term (a VAE's from zero: its KL is small)."""
+    fig, ax = _live_axes("epoch", "per image")
     terms = loss_terms(rows)
-    values = [{"epoch": round(float(r["epoch"]), 4), "term": TERM_NAMES.get(t, t), "per image": float(r[t])}
-              for r in rows for t in terms if r.get(t) is not None]
-    return {"data": {"values": values}, "height": height, "config": VEGA_CONFIG,
-            "mark": {"type": "line", "point": len(rows) < 30},
-            "encoding": {"x": {"field": "epoch", "type": "quantitative"},
-                         "y": {"field": "per image", "type": "quantitative", "scale": {"zero": "kl" in terms}},
-                         "color": {"field": "term", "type": "nominal", "sort": [TERM_NAMES.get(t, t) for t in terms],
-                                   "legend": {"orient": "bottom", "title": None}}}}
+    for i, term in enumerate(terms):
+        kept = [r for r in rows if r.get(term) is not None]
+        ax.plot([r["epoch"] for r in kept], [r[term] for r in kept], color=COLORS[i], linewidth=2,
+                label=TERM_NAMES.get(term, term))
+    if "kl" in terms:
+        ax.set_ylim(bottom=0)
+    ax.legend(loc="upper right", fontsize=FONT["size"] - 4, frameon=False)
+    return _png(fig)
 
 
-def live_codes_spec(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], title: str,
-                    axis_titles: tuple[str, str] = ("z1", "z2"), max_points: int = 3000, height: int = 360) -> dict:
-    """2-D points coloured by class (the colours of :func:`latent_scatter`) as a Vega-Lite spec."""
-    idx = np.arange(len(points))[:max_points]
-    values = [{"x": round(float(points[i, 0]), 4), "y": round(float(points[i, 1]), 4), "class": class_names[labels[i]]}
-              for i in idx]
-    axis = [{"field": f, "type": "quantitative", "title": t, "scale": {"zero": False}} for f, t in zip("xy", axis_titles)]
-    return {"data": {"values": values}, "title": title, "height": height, "config": VEGA_CONFIG,
-            "mark": {"type": "circle", "size": 30, "opacity": 0.75},
-            "encoding": {"x": axis[0], "y": axis[1],
-                         "color": {"field": "class", "type": "nominal", "legend": None,
-                                   "scale": {"domain": list(class_names),
-                                             "range": [COLORS[c % 10] for c in range(len(class_names))]}},
-                         "tooltip": [{"field": "class", "type": "nominal"}]}}
+def live_codes_png(points: np.ndarray, labels: np.ndarray, axis_titles: tuple[str, str] = ("z1", "z2"),
+                   max_points: int = 3000) -> bytes:
+    """2-D points coloured by class (the colours of :func:`latent_scatter`)."""
+    fig, ax = _live_axes(*axis_titles)
+    n = min(len(points), max_points)
+    ax.scatter(points[:n, 0], points[:n, 1], s=16, c=[COLORS[c % 10] for c in labels[:n]], alpha=0.75,
+               linewidths=0)
+    return _png(fig)
 
 
 def loss_vs_latent(curve: list[tuple[int, float]], current: int) -> go.Figure:

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # Imported inside apcore's functions (a page that never clusters never pays for them), but every
 # page's first use would: the preload takes them ahead.
-LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics")
+LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics",
+                "matplotlib.figure", "matplotlib.backends.backend_agg")
 
 
 @st.cache_resource(show_spinner=False)

@@ -2,20 +2,20 @@
 
 Training runs in ``apcore.jobs`` (a worker process shared by every tab), so moving a slider never
 kills it; this panel only reads the job while it runs. A room of tabs watches one training, and
-every tick costs the server (serialising) and each browser (re-rendering), which share the machine
-with the training when the lecturer's laptop is the server. So the panel is two fragments: the
-progress line every ``LIVE_EVERY_S`` (a few hundred bytes), and the charts (the loss curve from at
-most ``LIVE_POINTS`` points, the newest training snapshot from ``apcore.snapshots``) every
-``CHARTS_EVERY_S``, each built once per new report or snapshot for all tabs; the room's tabs less
-often than the lecturer's. The charts are Vega-Lite, not Plotly: every fragment rerun redraws each
-Plotly chart on the page in the browser; with Plotly live charts the lecturer's slider answered
-2.7x slower during a training than idle, with Vega-Lite 1.7x (56 presses each, the tab alone).
+every tick costs the server (serialising) and each browser (re-rendering the page), which share
+the machine with the training when the lecturer's laptop is the server. So the panel is one
+fragment, rerun every ``LIVE_EVERY_S`` (the room's tabs less often than the lecturer's): the
+progress line (a few hundred bytes) and the charts, the loss curve (at most ``LIVE_POINTS`` points) and the newest training snapshot from
+``apcore.snapshots``, as PNG images drawn on the server at most once per ``CHARTS_EVERY_S`` for
+all tabs (``ui.figures``: as Plotly charts every rerun redrew them in every browser, as Vega-Lite
+the tabs still spent most of their time redrawing them).
 """
 
 from __future__ import annotations
 
 import html
 import io
+import time
 
 import numpy as np
 import streamlit as st
@@ -24,7 +24,6 @@ from PIL import Image
 
 from apcore.cache import TrainedModel
 from apcore.config import ModelConfig
-from apcore.data import CLASS_NAMES
 from apcore.jobs import CANCELLED, FAILED, Job, JobLimitError
 from apcore.snapshots import Frame, frame_points
 
@@ -32,10 +31,10 @@ from . import figures, hall, images
 from .resources import registry, store
 
 LIVE_POINTS = 300
-# Seconds between redraws of the progress line and of the live charts: the lecturer's tab (the
-# projector) often; the room's tabs less, since every redraw costs each browser (bench/retrain.py).
-LIVE_EVERY_S = {hall.PRESENTER: 1.0, hall.AUDIENCE: 3.0}
-CHARTS_EVERY_S = {hall.PRESENTER: 3.0, hall.AUDIENCE: 9.0}
+# Seconds between redraws of the live panel: the lecturer's tab (the projector) more often than
+# the room's; every redraw re-renders the page in each browser.
+LIVE_EVERY_S = {hall.PRESENTER: 2.0, hall.AUDIENCE: 4.0}
+CHARTS_EVERY_S = 4.0
 LIVE_CODES = 500     # points in the live scatter (the replay tab shows all 2,000)
 
 
@@ -100,9 +99,7 @@ def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, l
         if message := st.session_state.pop("_ui_job_message", None):
             st.warning(message)
         if job is not None and job.active:
-            role = hall.role()
-            st.fragment(_live, run_every=LIVE_EVERY_S[role])(config)
-            st.fragment(_live_charts, run_every=CHARTS_EVERY_S[role])(config)
+            st.fragment(_live, run_every=LIVE_EVERY_S[hall.role()])(config)
         elif job is not None and job.state == FAILED:
             st.error(f"Training failed: {job.error}. Press Retrain to try again.")
         elif job is not None and job.state == CANCELLED and trained is None:
@@ -124,29 +121,35 @@ def thin(points: list[dict], most: int = LIVE_POINTS) -> list[dict]:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _live_figure(job_id: int, n_points: int, _points: list[dict]):
-    """The live loss curve of a job's first ``n_points`` reports, built once for every tab."""
-    return figures.live_loss_spec(thin(_points[:n_points]))
+def _charts_at(job_id: int, window: int, _job: Job) -> tuple[int, int]:
+    """(reports, snapshots) that every tab's live charts show in one ``CHARTS_EVERY_S`` window:
+    the job's when the window's first redraw asked, so the room's tabs share one drawing."""
+    return len(_job.points), _job.snapshot_count
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _live_snapshot(job_id: int, count: int, _frame: Frame, class_names: tuple[str, ...]):
-    """A job's newest snapshot, built once per new snapshot (``count``) for every tab: the codes'
-    scatter and the digits above their reconstructions as one PNG (no re-encoding per tick)."""
-    points = frame_points(_frame)
+def _live_figure(job_id: int, n_points: int, _points: list[dict]) -> bytes:
+    """The live loss curve of a job's first ``n_points`` reports (PNG), drawn once for every tab."""
+    return figures.live_loss_png(thin(_points[:n_points]))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _live_snapshot(job_id: int, count: int, _frame: Frame) -> tuple[bytes, bytes, float]:
+    """A job's newest snapshot, drawn once per new snapshot (``count``) for every tab: the codes'
+    scatter and the digits above their reconstructions (PNGs), and the snapshot's epoch."""
     titles = ("z1", "z2") if _frame.codes.shape[1] == 2 else ("PC 1", "PC 2")
-    fig = figures.live_codes_spec(points, _frame.labels, class_names, f"Test codes at epoch {_frame.epoch:.2f}",
-                                  titles, max_points=LIVE_CODES)
+    codes = figures.live_codes_png(frame_points(_frame), _frame.labels, titles, max_points=LIVE_CODES)
     rows = np.concatenate([_frame.inputs, _frame.reconstructions]).astype(np.float32)  # (20, 1, 28, 28) float16 -> float
     png = io.BytesIO()
     Image.fromarray(images.montage(torch.from_numpy(rows), nrow=10, upscale=2)).save(png, format="PNG")
-    return fig, png.getvalue()
+    return codes, png.getvalue(), _frame.epoch
 
 
 def progress_html(fraction: float, text: str) -> str:
-    """A progress bar in plain HTML, redrawn without animation: ``st.progress`` animates each
-    change, and that took about twice the browser CPU of this bar per redraw (8 tabs redrawing
-    once a second: 55 % of a core against 28 %)."""
+    """A progress bar in plain HTML that changes only when redrawn. Not ``st.progress``: it
+    animates each change, and that took twice the browser CPU of this bar per redraw (8 tabs
+    redrawing once a second: 55 % of a core against 28 %); nor a bar moving on by itself between
+    redraws (a CSS animation: 8 tabs 51-54 % of a core -> 68-71 %, bench/retrain.py's setting)."""
     done = f"{100 * min(max(fraction, 0.0), 1.0):.1f}"
     colour = st.get_option("theme.primaryColor") or "#1f5fbf"
     return (f'<div role="progressbar" aria-valuenow="{done}" aria-valuemin="0" aria-valuemax="100">'
@@ -156,6 +159,7 @@ def progress_html(fraction: float, text: str) -> str:
 
 
 def _live(config: ModelConfig) -> None:
+    """The live panel: the progress line, the lecturer's Cancel, then the charts."""
     job = registry().get(config)
     if job is None or not job.active:
         st.rerun(scope="app")  # the model is ready (or the job ended): redraw the whole page
@@ -173,24 +177,21 @@ def _live(config: ModelConfig) -> None:
         st.button("Cancel", key=f"cancel-{key}", on_click=_cancel, args=(job,))
     else:
         st.caption("The lecturer is training this model; it appears here when it is ready.")
+    _live_charts(job)
 
 
-def _live_charts(config: ModelConfig) -> None:
-    job = registry().get(config)
-    if job is None or not job.active or job.progress is None:
-        return  # the progress fragment redraws the page when the job ends
-    key = config.view_key[:12]
-    n = len(job.points)
-    count = job.snapshot_count  # before the frame: the frame read next is at least this new
-    frame = job.snapshot
+def _live_charts(job: Job) -> None:
+    if job.progress is None:
+        return
+    n, count = _charts_at(job.id, int(time.time() // CHARTS_EVERY_S), job)
+    frame = job.snapshot if count else None
     left, right = st.columns(2) if frame is not None else (st.container(), None)
     if n > 1:
-        left.vega_lite_chart(spec=_live_figure(job.id, n, job.points), key=f"live-{key}", width="stretch")
+        left.image(_live_figure(job.id, n, job.points), caption="Training loss per image", width="stretch")
     if frame is not None:
-        fig, png = _live_snapshot(job.id, count, frame, tuple(CLASS_NAMES[config.dataset]))
-        right.vega_lite_chart(spec=fig, key=f"live-codes-{key}", width="stretch")
-        left.image(png, caption=f"Test digits and their reconstructions at epoch {frame.epoch:.2f}",
-                   width="stretch")
+        codes, digits, epoch = _live_snapshot(job.id, count, frame)
+        right.image(codes, caption=f"Test codes at epoch {epoch:.2f}, coloured by class", width="stretch")
+        left.image(digits, caption=f"Test digits and their reconstructions at epoch {epoch:.2f}", width="stretch")
 
 
 def _cancel(job: Job) -> None:

@@ -1,33 +1,76 @@
-"""The training panel's live snapshot (ui/training.py): built once per new snapshot of a job."""
+"""The training panel's live view (ui/training.py): the progress line and the charts, drawn
+once per new report or snapshot for every tab watching."""
 
-import json
+import io
 
 import numpy as np
-import pyarrow
+from PIL import Image
 
-from apcore.data import CLASS_NAMES
 from apcore.snapshots import Frame
-from ui import training
+from ui import figures, training
 
 
-def frame(code_size: int, seed: int = 0) -> Frame:
+def frame(code_size: int, seed: int = 0, labels: np.ndarray | None = None) -> Frame:
     rng = np.random.default_rng(seed)
     digits = rng.random((10, 1, 28, 28)).astype(np.float16)
+    labels = rng.integers(0, 10, 500).astype(np.uint8) if labels is None else labels
     return Frame(step=3, total_steps=10, epoch=0.3, losses={"loss": 200.0, "recon": 200.0}, inputs=digits,
-                 reconstructions=digits[::-1].copy(), labels=rng.integers(0, 10, 500).astype(np.uint8),
-                 codes=rng.normal(size=(500, code_size)).astype(np.float16))
+                 reconstructions=digits[::-1].copy(), labels=labels,
+                 codes=rng.normal(size=(len(labels), code_size)).astype(np.float16))
+
+
+def rgb(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def has_colour(pixels: np.ndarray, hex_colour: str, tolerance: int = 40) -> bool:
+    """Whether some pixel is close to ``hex_colour`` (points are drawn with alpha over white)."""
+    target = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return bool((np.abs(pixels.astype(int) - target).sum(-1) < tolerance).any())
 
 
 def test_live_snapshot_draws_the_codes_and_reconstructions_once_per_snapshot():
-    names = tuple(CLASS_NAMES["mnist"])
-    fig, png = training._live_snapshot(1, 1, frame(2), names)
-    points = fig["data"]["values"]
-    assert png.startswith(b"\x89PNG") and {p["class"] for p in points} <= set(names)
-    assert len(points) == 500 and fig["encoding"]["x"]["title"] == "z1"
-    again = training._live_snapshot(1, 1, frame(2, seed=1), names)   # same job, same count: the cached one
-    assert again[0] is fig
-    newer, _ = training._live_snapshot(1, 2, frame(8), names)       # a new snapshot: a new figure, 8-D by PCA
-    assert newer is not fig and newer["encoding"]["x"]["title"] == "PC 1"
+    codes, digits, epoch = training._live_snapshot(1, 1, frame(2))
+    assert codes.startswith(b"\x89PNG") and digits.startswith(b"\x89PNG") and epoch == 0.3
+    again = training._live_snapshot(1, 1, frame(2, seed=1))   # same job, same count: the cached one
+    assert again[0] is codes
+    newer = training._live_snapshot(1, 2, frame(8))            # a new snapshot: a new drawing, 8-D by PCA
+    assert newer[0] != codes
+
+
+def test_the_code_scatter_is_coloured_by_class():
+    """Points in the colours of the pages' scatters: the classes drawn appear, the others do not."""
+    labels = np.array([3, 7] * 200, dtype=np.uint8)
+    pixels = rgb(figures.live_codes_png(np.random.default_rng(0).normal(size=(400, 2)), labels))
+    assert pixels.shape == (484, 704, 3)
+    assert has_colour(pixels, figures.COLORS[3]) and has_colour(pixels, figures.COLORS[7])
+    assert not has_colour(pixels, figures.COLORS[2]) and not has_colour(pixels, figures.COLORS[1])
+
+
+def test_the_loss_curve_draws_a_line_per_term():
+    vae = [{"epoch": i / 100, "loss": 300.0 - i / 4, "recon": 250.0 - i / 4, "kl": 50.0} for i in range(400)]
+    ae = [{"epoch": i / 100, "loss": 300.0 - i / 4, "recon": 300.0 - i / 4} for i in range(400)]
+    vae_pixels, ae_pixels = rgb(figures.live_loss_png(vae)), rgb(figures.live_loss_png(ae))
+    assert all(has_colour(vae_pixels, figures.COLORS[i], 10) for i in range(3))           # loss, recon, KL
+    assert has_colour(ae_pixels, figures.COLORS[0], 10) and not has_colour(ae_pixels, figures.COLORS[1], 10)
+
+
+def test_the_progress_bar():
+    bar = training.progress_html(0.25, "epoch 1/4 <b>")
+    assert 'aria-valuenow="25.0"' in bar and "width:25.0%" in bar and "epoch 1/4 &lt;b&gt;" in bar
+    assert 'aria-valuenow="100.0"' in training.progress_html(1.4, "")   # never past the end
+
+
+def test_every_tab_draws_the_charts_of_one_window():
+    """Within a ``CHARTS_EVERY_S`` window every tab shows the data the window's first redraw saw,
+    so the room's tabs share one drawing; the next window takes the newest."""
+    from types import SimpleNamespace
+
+    job = SimpleNamespace(points=[{}] * 5, snapshot_count=2)
+    assert training._charts_at(41, 1000, job) == (5, 2)
+    job.points, job.snapshot_count = [{}] * 9, 3
+    assert training._charts_at(41, 1000, job) == (5, 2)    # another tab, the same window
+    assert training._charts_at(41, 1001, job) == (9, 3)    # the next window
 
 
 def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
@@ -46,20 +89,17 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
         real = training.registry
         training.registry = lambda: SimpleNamespace(get=lambda config: job)  # a job in mid-training
         try:
-            config = default_config("ae-mlp", latent_dim=2)
-            training._live(config)
-            training._live_charts(config)
+            training._live(default_config("ae-mlp", latent_dim=2))
         finally:
             training.registry = real
 
     at = AppTest.from_function(page, default_timeout=60).run()
     assert not at.exception, at.exception
-    charts = at.get("vega_lite_chart")                                # Streamlit sends the data as Arrow
-    rows = [pyarrow.ipc.open_stream(el.proto.data.data).read_all().to_pylist() for el in charts]
-    assert len(charts) == 2                                           # the loss curve and the codes
-    assert [r["per image"] for r in rows[0]] == [300.0, 250.0] and len(rows[1]) == 500
-    assert json.loads(charts[1].proto.spec)["encoding"]["x"]["title"] == "z1"
-    shown = at.get("image")
-    assert len(shown) == 1 and "epoch 0.30" in shown[0].proto.imgs[0].caption   # digits over reconstructions
-    bar = at.get("html")[0].proto.body                                           # the progress line
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert len(captions) == 3                                     # the loss curve, the digits, the codes
+    assert captions[0] == "Training loss per image"
+    assert any("reconstructions at epoch 0.30" in c for c in captions)
+    assert any("codes at epoch 0.30" in c for c in captions)
+    bar = at.get("html")[0].proto.body                            # the progress line
     assert "epoch 1/2" in bar and 'aria-valuenow="50.0"' in bar
+    assert not at.get("vega_lite_chart") and not at.get("plotly_chart")   # no chart for browsers to redraw
