@@ -110,11 +110,14 @@ def evaluate(model: Autoencoder, config: ModelConfig, data: Dataset) -> dict[str
     for i in range(0, len(images), EVAL_BATCH):
         clean = to_float(images[i:i + EVAL_BATCH].to(device))
         x = corrupt(clean, config.noise, config.noise_level, gen) if config.is_denoising else clean
-        for k, v in model.loss_terms(x, clean, gen).items():
-            sums[k] = sums.get(k, 0.0) + float(v.sum())
         if config.is_denoising:
+            terms, out = model.terms_and_reconstruction(x, clean, gen)
             psnr_noisy.append(psnr(clean, x).cpu())
-            psnr_out.append(psnr(clean, model.reconstruct(x)).cpu())
+            psnr_out.append(psnr(clean, out).cpu())
+        else:
+            terms = model.loss_terms(x, clean, gen)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.sum())
     n = len(images)
     metrics = {"test_recon": sums["recon"] / n}
     if config.is_vae:

@@ -195,3 +195,18 @@ def test_overfits_one_batch(family, images):
         opt.step()
     last = model.loss(images, images, gen)["loss"].item()
     assert last < first / 3.5, (first, last)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_terms_and_reconstruction_equal_loss_terms_and_reconstruct(family, images):
+    """The evaluation's one pass: the loss terms of ``loss_terms`` (the same VAE sample) and the
+    deterministic reconstruction of ``reconstruct``."""
+    model = build(family).eval()
+    target = images.flip(-1)
+    with torch.no_grad():
+        terms, out = model.terms_and_reconstruction(images, target, torch.Generator().manual_seed(3))
+        expected = model.loss_terms(images, target, torch.Generator().manual_seed(3))
+        assert set(terms) == set(expected)
+        for k in terms:
+            torch.testing.assert_close(terms[k], expected[k])
+        torch.testing.assert_close(out, model.reconstruct(images))

@@ -104,8 +104,19 @@ class Autoencoder(nn.Module):
                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Per-image terms, shape (B,) each; ``loss`` is what training minimises.
         ``generator`` seeds a VAE's sampling; a plain autoencoder ignores it."""
-        recon = bce_per_image(self(x), target)
+        return self.terms_from_logits(self(x), target)
+
+    @staticmethod
+    def terms_from_logits(logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        recon = bce_per_image(logits, target)
         return {"loss": recon, "recon": recon}
+
+    def terms_and_reconstruction(self, x: torch.Tensor, target: torch.Tensor,
+                                 generator: torch.Generator | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """``loss_terms`` and the deterministic reconstruction of ``x``, from one forward pass: a
+        plain autoencoder's loss is that of its reconstruction (a VAE's loss decodes a sample)."""
+        logits = self(x)
+        return self.terms_from_logits(logits, target), torch.sigmoid(logits)
 
     def loss(self, x: torch.Tensor, target: torch.Tensor | None = None,
              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:

@@ -58,6 +58,10 @@ class VAE(Autoencoder):
         kl = kl_per_dim(mu.float(), logvar.float()).sum(1)
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
 
+    def terms_and_reconstruction(self, x: torch.Tensor, target: torch.Tensor,
+                                 generator: torch.Generator | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return self.loss_terms(x, target, generator), self.reconstruct(x)
+
 
 # Hidden layers of the MLP VAE by code size. A code of more than 2 numbers: one hidden layer of 400,
 # as pytorch/examples' vae (the reference figure in TARGETS.md): the lecture's 784-512-256 costs 1.7x
