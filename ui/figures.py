@@ -59,19 +59,19 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: tuple[st
 # Every redraw of a chart costs each browser watching it, and a room watches on the machine that
 # trains (bench/retrain.py, 8 tabs): Plotly redraws every chart of the page on any fragment rerun;
 # Vega-Lite, whose data alone changes, still cost the tabs ~0.7 of a core for the live loss curve
-# and the 500-point code scatter. As images, drawn once per redraw for every tab (~50 ms each
+# and the 500-point code scatter. As images, drawn once per redraw for every tab (40-80 ms each
 # with Matplotlib's Agg), the browsers only swap a picture. Matplotlib is imported when first
 # drawn (the preload takes it ahead).
 
-LIVE_SIZE = (6.4, 4.4)   # inches at LIVE_DPI: 704 x 484 pixels, half of a projected page
-LIVE_DPI = 110
+LIVE_SIZE = (4.8, 3.4)   # inches at LIVE_DPI: 576 x 408 pixels, about a column of a projected page
+LIVE_DPI = 120
 
 
-def _live_axes(xlabel: str, ylabel: str):
+def _live_axes(xlabel: str, ylabel: str, top: float = 0.96):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=LIVE_SIZE, dpi=LIVE_DPI)
-    fig.subplots_adjust(left=0.14, right=0.97, top=0.97, bottom=0.13)
+    fig.subplots_adjust(left=0.17, right=0.97, top=top, bottom=0.18)
     ax = fig.subplots()
     ax.set_xlabel(xlabel, fontsize=FONT["size"] - 2)
     ax.set_ylabel(ylabel, fontsize=FONT["size"] - 2)
@@ -91,7 +91,7 @@ def _png(fig) -> bytes:
 
 def live_loss_png(rows: list[dict]) -> bytes:
     """The loss curve of a running training, a line per term (a VAE's from zero: its KL is small)."""
-    fig, ax = _live_axes("epoch", "per image")
+    fig, ax = _live_axes("epoch", "per image", top=0.9)  # the legend above
     terms = loss_terms(rows)
     for i, term in enumerate(terms):
         kept = [r for r in rows if r.get(term) is not None]
@@ -99,7 +99,8 @@ def live_loss_png(rows: list[dict]) -> bytes:
                 label=TERM_NAMES.get(term, term))
     if "kl" in terms:
         ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right", fontsize=FONT["size"] - 4, frameon=False)
+    fig.legend(loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=len(terms), fontsize=FONT["size"] - 6,
+               frameon=False, handlelength=1.2, columnspacing=1.0)
     return _png(fig)
 
 

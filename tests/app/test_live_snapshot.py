@@ -42,7 +42,7 @@ def test_the_code_scatter_is_coloured_by_class():
     """Points in the colours of the pages' scatters: the classes drawn appear, the others do not."""
     labels = np.array([3, 7] * 200, dtype=np.uint8)
     pixels = rgb(figures.live_codes_png(np.random.default_rng(0).normal(size=(400, 2)), labels))
-    assert pixels.shape == (484, 704, 3)
+    assert pixels.shape == (round(figures.LIVE_SIZE[1] * figures.LIVE_DPI), round(figures.LIVE_SIZE[0] * figures.LIVE_DPI), 3)
     assert has_colour(pixels, figures.COLORS[3]) and has_colour(pixels, figures.COLORS[7])
     assert not has_colour(pixels, figures.COLORS[2]) and not has_colour(pixels, figures.COLORS[1])
 
