@@ -5,10 +5,10 @@ kills it; this panel only reads the job while it runs. A room of tabs watches on
 every tick costs the server (serialising) and each browser (re-rendering the page), which share
 the machine with the training when the lecturer's laptop is the server. So the panel is one
 fragment, rerun every ``LIVE_EVERY_S`` (the room's tabs less often than the lecturer's): the
-progress line (a few hundred bytes) and the charts, the loss curve (at most ``LIVE_POINTS`` points) and the newest training snapshot from
-``apcore.snapshots``, as PNG images drawn on the server at most once per ``CHARTS_EVERY_S`` for
-all tabs (``ui.figures``: as Plotly charts every rerun redrew them in every browser, as Vega-Lite
-the tabs still spent most of their time redrawing them).
+progress line (a few hundred bytes) and the charts, the loss curve (at most ``LIVE_POINTS``
+points) and the newest training snapshot from ``apcore.snapshots``, as PNG images drawn on the
+server at most once per ``CHARTS_EVERY_S`` for all tabs (``ui.figures``: as Plotly charts every
+rerun redrew them in every browser; as Vega-Lite the tabs still spent most of their time on them).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def progress_html(fraction: float, text: str) -> str:
     """A progress bar in plain HTML that changes only when redrawn. Not ``st.progress``: it
     animates each change, and that took twice the browser CPU of this bar per redraw (8 tabs
     redrawing once a second: 55 % of a core against 28 %); nor a bar moving on by itself between
-    redraws (a CSS animation: 8 tabs 51-54 % of a core -> 68-71 %, bench/retrain.py's setting)."""
+    redraws (a CSS animation: 8 tabs watching a training, 51-54 % of a core -> 68-71 %)."""
     done = f"{100 * min(max(fraction, 0.0), 1.0):.1f}"
     colour = st.get_option("theme.primaryColor") or "#1f5fbf"
     return (f'<div role="progressbar" aria-valuenow="{done}" aria-valuemin="0" aria-valuemax="100">'
