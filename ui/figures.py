@@ -56,12 +56,12 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: tuple[st
 
 
 # -- The charts that redraw while a training runs: PNG images drawn on the server ------------------
-# Every redraw of a chart costs each browser watching it, and a room watches on the machine that
-# trains (bench/retrain.py, 8 tabs): Plotly redraws every chart of the page on any fragment rerun;
-# Vega-Lite, whose data alone changes, still cost the tabs ~0.7 of a core for the live loss curve
-# and the 500-point code scatter. As images, drawn once per redraw for every tab (40-80 ms each
-# with Matplotlib's Agg), the browsers only swap a picture. Matplotlib is imported when first
-# drawn (the preload takes it ahead).
+# Every redraw of a chart costs each browser watching it, and in bench/retrain.py a room of 8 tabs
+# watches on the machine that trains: Plotly redraws every chart of the page on any fragment rerun;
+# Vega-Lite, whose data alone changed, still cost the 8 tabs ~0.6 of a core for the live loss curve
+# and the 500-point code scatter (their renderers 94 % of a core with them, 36 % without). As
+# images, drawn once per redraw for every tab (40-80 ms each with Matplotlib's Agg), the browsers
+# only swap a picture. Matplotlib is imported when first drawn (the preload takes it ahead).
 
 LIVE_SIZE = (4.8, 3.4)   # inches at LIVE_DPI: 576 x 408 pixels, about a column of a projected page
 LIVE_DPI = 120
