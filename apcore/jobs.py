@@ -87,8 +87,14 @@ class Job:
         return True
 
     def _on_progress(self, p: Progress) -> None:
-        self.progress = p
-        self.points.append({"epoch": p.epoch - 1 + p.step / p.steps, **p.losses})
+        """Keeps ``p`` and adds a live point: each loss term's mean over the steps since the previous
+        report. (``p`` carries running means over the epoch: drawn as such, a curve that lags
+        behind the training and drops at every epoch's start.)"""
+        prev, self.progress = self.progress, p
+        since = prev.step if prev is not None and prev.epoch == p.epoch and prev.step < p.step else 0
+        window = {k: (v * p.step - prev.losses.get(k, v) * since) / (p.step - since) if since else v
+                  for k, v in p.losses.items()}
+        self.points.append({"epoch": p.epoch - 1 + p.step / p.steps, **window})
 
     def _on_snapshot(self, frame: Frame) -> None:
         self.snapshot = frame

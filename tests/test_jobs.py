@@ -159,3 +159,18 @@ def test_failure_in_the_worker_is_a_failed_job(registry):
     again = registry.submit(tiny())
     assert again is not job and again.wait(TIMEOUT) and again.state == DONE, again.error
     assert registry.worker_pid == pid  # the worker survived its failed job
+
+
+def test_live_points_are_means_over_each_report_window():
+    """The progress carries running means over the epoch; a live point is the mean since the
+    previous report, so the curve neither lags nor drops at an epoch's start."""
+    from apcore.jobs import Job
+    from apcore.train import Progress
+
+    job = Job(tiny(), retrain=False)
+    for epoch, step, mean in ((1, 10, 100.0), (1, 20, 90.0), (1, 40, 70.0), (2, 10, 52.0), (2, 40, 49.0)):
+        job._on_progress(Progress(epoch, 2, step, 40, {"loss": mean, "recon": mean}, elapsed=0.0))
+    assert [p["epoch"] for p in job.points] == [0.25, 0.5, 1.0, 1.25, 2.0]
+    # steps 11-20 sum to 90*20 - 100*10 = 800; steps 21-40: 70*40 - 90*20 = 1000; epoch 2 starts afresh
+    assert [p["loss"] for p in job.points] == pytest.approx([100.0, 80.0, 50.0, 52.0, 48.0])
+    assert job.points[-1]["recon"] == pytest.approx(48.0) and job.progress.losses["loss"] == 49.0
