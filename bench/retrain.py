@@ -42,10 +42,12 @@ FAMILY, LATENT = "ae-mlp", 5
 HALL_KEY = "bench-presenter-key"
 BUSY_PRESSES = 60  # at most, while a training runs (~25 in a 15 s training): a median of few is noise
 PAGE = f"autoencoder?latent={LATENT}"
-# Records, from the next key press, the ms until any image on the page changes (on the Decoder
-# playground only the decoded digit does; the live training chart is not an image).
+# Records, from the next key press, the ms until an image on the page changes, the training panel's
+# live images (captioned with their epoch, or the loss) left out: on the Decoder playground, the
+# decoded digit. Resolves to null if nothing changed within 10 s (the key moved nothing).
 LATENCY_JS = """() => {
-  const srcs = () => [...document.querySelectorAll('[data-testid="stImage"] img')].map(i => i.src).join('|');
+  const srcs = () => [...document.querySelectorAll('[data-testid="stImage"]')]
+    .filter(el => !/epoch|Training loss/.test(el.textContent)).map(el => el.querySelector('img')?.src).join('|');
   const before = srcs();
   window.__latency = new Promise(resolve => {
     document.addEventListener('keydown', () => {
@@ -54,6 +56,7 @@ LATENCY_JS = """() => {
         if (srcs() !== before) { obs.disconnect(); resolve(performance.now() - t0); }
       });
       obs.observe(document.body, {subtree: true, attributes: true, childList: true});
+      setTimeout(() => { obs.disconnect(); resolve(null); }, 10000);  // the key moved nothing
     }, {once: true, capture: true});
   });
 }"""
@@ -97,14 +100,20 @@ def slider_latencies(page, presses: int, during=None) -> list[float]:
     """ms from a key press on the first Decoder-playground slider to the new decoded digit."""
     page.get_by_role("tab", name="Decoder playground").click()
     wait_for_app(page)
-    out = []
-    for i in range(presses):
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="z1").get_by_role("slider")
+    slider.press("Home")  # from a known end: every press below moves it (not timed)
+    wait_for_app(page)
+    out, key = [], "End"
+    for _ in range(presses):
         if during is not None and not during():
             break
         thumb = page.locator('[data-testid="stSlider"]').filter(has_text="z1").get_by_role("slider")
         page.evaluate(LATENCY_JS)
-        thumb.press("End" if i % 2 == 0 else "Home")
-        out.append(page.evaluate("window.__latency"))
+        thumb.press(key)
+        key = "Home" if key == "End" else "End"
+        latency = page.evaluate("window.__latency")
+        if latency is not None:  # None: the slider was at that end already (not a press to count)
+            out.append(latency)
         wait_for_app(page)
         time.sleep(0.3)
     return out
