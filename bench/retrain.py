@@ -179,8 +179,10 @@ def main() -> None:
                 seen_seed += 1
                 presenter.get_by_role("button", name="Retrain").first.click()
                 presenter.get_by_text("Training · epoch").first.wait_for()
-                busy = slider_latencies(presenter, BUSY_PRESSES,  # as many as the training lasts
-                                        during=lambda: presenter.get_by_text("Training · epoch").count() > 0)
+                # As many as the training lasts: until the new model shows (the progress line's text
+                # is briefly absent while its fragment redraws, which ended the presses early).
+                busy = slider_latencies(presenter, BUSY_PRESSES,
+                                        during=lambda: presenter.get_by_text(f"seed {seen_seed}").count() == 0)
                 presenter.get_by_text(f"seed {seen_seed}").first.wait_for()
                 wait_for_app(presenter)
                 latency_rows.append((watchers, idle, busy))
