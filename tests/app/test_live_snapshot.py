@@ -10,10 +10,10 @@ from apcore.snapshots import Frame
 from ui import figures, training
 
 
-def frame(code_size: int, seed: int = 0, labels: np.ndarray | None = None) -> Frame:
+def frame(code_size: int, seed: int = 0) -> Frame:
     rng = np.random.default_rng(seed)
     digits = rng.random((10, 1, 28, 28)).astype(np.float16)
-    labels = rng.integers(0, 10, 500).astype(np.uint8) if labels is None else labels
+    labels = rng.integers(0, 10, 500).astype(np.uint8)
     return Frame(step=3, total_steps=10, epoch=0.3, losses={"loss": 200.0, "recon": 200.0}, inputs=digits,
                  reconstructions=digits[::-1].copy(), labels=labels,
                  codes=rng.normal(size=(len(labels), code_size)).astype(np.float16))
