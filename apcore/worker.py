@@ -6,7 +6,8 @@ in sight with four). Here a long-lived ``python -m apcore.worker`` process (torc
 trains one job at a time and writes the checkpoint through the same :class:`~apcore.cache.ModelStore`;
 the server only reads progress and then loads the finished checkpoint. For a model the clustering
 page shows, the worker also keeps that page's view of it (its clusterings and UMAP embedding,
-:func:`derive`) before reporting it done, and it prepares UMAP once it has been idle a while.
+:func:`derive`) before reporting it done. Once idle a while, it warms up its trainer and then
+prepares UMAP, so that the first Retrain does not wait for either.
 
 Why a subprocess and not ``multiprocessing``: Streamlit replaces ``__main__`` with the page script,
 so a spawn/forkserver child re-executes the app, and forking a threaded server is unsafe.
@@ -51,10 +52,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # the few milliseconds its rerun takes, and an idle server leaves the worker the whole machine.
 NICE = 5
 WATCHDOG_S = 0.25
-# Idle this long, the worker prepares UMAP (import, numba's compiled functions: 1-3 s), so the
-# first clustering model it trains does not wait for that; not at once: the server's first pages
-# and the browser need the CPU then.
+# Idle this long, the worker does what a first training would otherwise wait for (:func:`warm_up`,
+# then after as long again :func:`_prepare`, UMAP); not at once: the server's first pages and the
+# browser need the CPU then.
 PREPARE_AFTER_S = 15.0
+WARM_UP_STEPS = 3  # optimiser steps of each page default in the warm-up
 
 
 class WorkerDied(RuntimeError):
@@ -211,6 +213,36 @@ def derive(store, trained) -> None:
         log.info("clustering view of %s kept in %.1f s", trained.config.describe(), time.perf_counter() - start)
 
 
+def warm_up(store, jobs: queue.Queue) -> None:
+    """What the first training in a process would otherwise pay for once (oneDNN building its
+    kernels for each layer shape and precision, the autograd and fused-optimiser paths, the data
+    read from disk, the test-set scoring's scikit-learn and SciPy): a few optimiser steps of every
+    page default on a throwaway model, and the first of them scored. Stops as soon as a job is
+    waiting; a failure only leaves that cost to the first training."""
+    from . import metrics, models, train
+    from .data import load_dataset
+    from .defaults import warm_list
+
+    start, quiet = time.perf_counter(), logging.getLogger(train.__name__)
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # not a training of the lecturer's: no "training ..." lines
+    try:
+        for i, config in enumerate(warm_list()):
+            if not jobs.empty():
+                return
+            tiny, data = config.replace(epochs=1, train_limit=WARM_UP_STEPS * config.batch_size), load_dataset(config.dataset)
+            model = models.build(tiny)
+            train.fit(model, tiny, data, store.device)
+            if i == 0:
+                metrics.evaluate(model, tiny, data)
+    except Exception:  # noqa: BLE001
+        log.exception("warming up the trainer failed")
+    else:
+        log.info("trainer warmed up in %.1f s", time.perf_counter() - start)
+    finally:
+        quiet.setLevel(level)
+
+
 def _prepare() -> None:
     """What the worker's first clustering model would otherwise wait for: UMAP's import and numba
     functions. A failure only leaves that wait."""
@@ -251,13 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     store = ModelStore(args.checkpoints, device=args.device, max_in_memory=1,
                        write_guard=lambda: os.getppid() == args.parent)
     send({"event": "ready", "pid": os.getpid(), "device": store.device.type})
-    prepared = False
+    idle_work = [lambda: warm_up(store, jobs), _prepare]  # each once, in turn, when idle
     while True:
         try:
-            message = jobs.get(timeout=None if prepared else PREPARE_AFTER_S)
+            message = jobs.get(timeout=PREPARE_AFTER_S if idle_work else None)
         except queue.Empty:
-            prepared = True
-            _prepare()
+            idle_work.pop(0)()
             continue
         _run_job(store, send, message, cancelled)
 

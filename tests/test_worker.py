@@ -227,3 +227,45 @@ def test_a_job_is_done_only_once_its_view_is_kept(monkeypatch):
     monkeypatch.setattr(worker, "derive", lambda store, trained: order.append(f"derived {trained.config.key}"))
     worker._run_job(Store(), lambda m: order.append(m["event"]), {"job": 1, "config": config.to_dict()}, set())
     assert order == ["trained", f"derived {config.key}", "done"]
+
+
+def test_warm_up_runs_a_few_steps_of_every_page_default_and_stops_for_a_job(monkeypatch):
+    import queue
+    import types
+
+    from apcore import defaults, train, worker
+
+    store, seen = types.SimpleNamespace(device=torch.device("cpu")), []
+    monkeypatch.setattr(train, "fit", lambda model, config, data, device: seen.append(config))
+    worker.warm_up(store, queue.Queue())
+    assert [(c.key, c.epochs, c.train_limit) for c in seen] == [
+        (c.replace(epochs=1, train_limit=worker.WARM_UP_STEPS * c.batch_size).key, 1, worker.WARM_UP_STEPS * c.batch_size)
+        for c in defaults.warm_list()]
+    waiting = queue.Queue()
+    waiting.put({"op": "train"})
+    seen.clear()
+    worker.warm_up(store, waiting)  # a lecturer's job is waiting: it goes first
+    assert seen == []
+
+
+def test_warm_up_trains_quietly_and_survives_a_failure(monkeypatch, caplog):
+    import logging
+    import queue
+    import types
+
+    from apcore import defaults, train, worker
+
+    store = types.SimpleNamespace(device=torch.device("cpu"))
+    monkeypatch.setattr(defaults, "warm_list", lambda: [tiny(batch_size=32), tiny(family="vae-mlp", batch_size=32)])
+    with caplog.at_level(logging.INFO):
+        worker.warm_up(store, queue.Queue())  # real optimiser steps
+    assert "trainer warmed up" in caplog.text and "training ae-mlp" not in caplog.text
+    assert logging.getLogger(train.__name__).level == logging.NOTSET  # restored
+
+    def broken(*args):
+        raise RuntimeError("no data")
+
+    monkeypatch.setattr(train, "fit", broken)
+    caplog.clear()
+    worker.warm_up(store, queue.Queue())  # logged, not raised: the worker goes on
+    assert "warming up the trainer failed" in caplog.text
