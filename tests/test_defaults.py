@@ -25,6 +25,17 @@ def test_budget_layers(no_override, monkeypatch):
     assert (chosen.epochs, chosen.train_limit) == (3, 500)                  # a caller's own value over both
 
 
+def test_the_mlp_vae_budget_follows_its_layers(no_override):
+    two, twenty = defaults.default_config("vae-mlp", latent_dim=2), defaults.default_config("vae-mlp", latent_dim=20)
+    assert (two.epochs, two.batch_size, two.lr) == (6, 128, 4e-3)         # 784-512-256-2
+    assert (twenty.epochs, twenty.batch_size, twenty.lr) == (7, 256, 8e-3)  # 784-400-20
+    assert defaults.default_config("vae-mlp") == two                       # a config's own default code size
+    assert defaults.default_config("vae-mlp", latent_dim=3).batch_size == 256
+    assert defaults.default_config("vae-conv", latent_dim=2).batch_size == 256  # other families: one budget
+    assert defaults.default_config("vae-mlp", {"epochs": 9}, latent_dim=2).batch_size == 128  # a page's layer over it
+    assert defaults.cluster_vae_config() == twenty
+
+
 def test_override_is_last_on_every_page_model(monkeypatch):
     monkeypatch.setenv("APCORE_EPOCHS", "1")
     monkeypatch.setenv("APCORE_TRAIN_LIMIT", "300")
