@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from apcore import models
@@ -210,3 +211,23 @@ def test_terms_and_reconstruction_equal_loss_terms_and_reconstruct(family, image
         for k in terms:
             torch.testing.assert_close(terms[k], expected[k])
         torch.testing.assert_close(out, model.reconstruct(images))
+
+
+@pytest.mark.parametrize("channels", [(16, 1), (32, 16), (3, 2)])
+def test_sub_pixel_transposed_convolution_is_pytorchs(channels):
+    from apcore.models.autoencoder import SubPixelConvTranspose2d
+
+    torch.manual_seed(0)
+    fast, reference = SubPixelConvTranspose2d(*channels), nn.ConvTranspose2d(*channels, 4, stride=2, padding=1)
+    reference.load_state_dict(fast.state_dict())  # the same parameters, by name: checkpoints unchanged
+    x = torch.randn(5, channels[0], 7, 9)
+    xs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    ys = [fast(xs[0]), reference(xs[1])]
+    assert ys[0].shape == ys[1].shape == (5, channels[1], 14, 18)
+    torch.testing.assert_close(ys[0], ys[1], rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(ys[1])
+    for y in ys:
+        y.backward(g)
+    torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast.bias.grad, reference.bias.grad, rtol=1e-4, atol=1e-4)

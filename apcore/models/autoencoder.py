@@ -38,6 +38,30 @@ def conv_encoder(out_features: int) -> nn.Sequential:
     )
 
 
+class SubPixelConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1)``, computed another way:
+    the same parameters (checkpoints unchanged), the same function, faster on a CPU for a layer that
+    makes few channels.
+
+    Output pixel ``2q + r - 1`` (phase r in {0, 1}) gathers kernel taps ``2a + r`` (a in {0, 1})
+    applied to input pixels ``q - a``: a kernel-2, stride-1 transposed convolution into 4x the
+    channels (one per phase), a pixel shuffle, and a crop of one pixel each side. oneDNN runs the
+    16 -> 1 output layer's stride-2 form slowly (3.8 ms of a 26 ms step of the convolutional AE
+    at batch 256, its forward alone); this form made the whole step ~8 % faster (the fully
+    convolutional denoiser's, batch 128: 13.9 -> 12.9 ms). For the 32 -> 16 layer it was no faster.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 4, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        i, o = self.in_channels, self.out_channels
+        # weight (i, o, 4, 4), tap k = 2a + r -> (i, o * 4, 2, 2): channel o * 4 + 2 * r_y + r_x, tap (a_y, a_x)
+        w = self.weight.view(i, o, 2, 2, 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(i, o * 4, 2, 2)
+        y = F.pixel_shuffle(F.conv_transpose2d(x, w), 2)  # (B, o, 2H + 2, 2W + 2)
+        return y[:, :, 1:-1, 1:-1] + self.bias.view(1, -1, 1, 1)
+
+
 def conv_decoder(latent_dim: int) -> nn.Sequential:
     """Mirror of the encoder; kernel 4, stride 2, padding 1 doubles the size with even overlap
     (no checkerboard: every output pixel receives the same number of contributions)."""
@@ -47,7 +71,7 @@ def conv_decoder(latent_dim: int) -> nn.Sequential:
         nn.Linear(256, c2 * 7 * 7), nn.ReLU(),
         nn.Unflatten(1, (c2, 7, 7)),
         nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, 16, 14, 14)
-        nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),              # (B, 1, 28, 28) logits
+        SubPixelConvTranspose2d(c1, 1),                                 # (B, 1, 28, 28) logits
     )
 
 
@@ -164,7 +188,7 @@ class FullyConvAutoencoder(Autoencoder):
             nn.Unflatten(1, (latent_dim, 7, 7)),
             *conv_bn(nn.Conv2d(latent_dim, c2, 3, padding=1)),
             *conv_bn(nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)),  # (B, 16, 14, 14)
-            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),            # (B, 1, 28, 28) logits
+            SubPixelConvTranspose2d(c1, 1),                               # (B, 1, 28, 28) logits
         )
         self.to(memory_format=torch.channels_last)
 
