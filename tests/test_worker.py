@@ -238,9 +238,9 @@ def test_warm_up_runs_a_few_steps_of_every_page_default_and_stops_for_a_job(monk
     store, seen = types.SimpleNamespace(device=torch.device("cpu")), []
     monkeypatch.setattr(train, "fit", lambda model, config, data, device: seen.append(config))
     worker.warm_up(store, queue.Queue())
+    steps = worker.WARM_UP_STEPS
     assert [(c.key, c.epochs, c.train_limit) for c in seen] == [
-        (c.replace(epochs=1, train_limit=worker.WARM_UP_STEPS * c.batch_size).key, 1, worker.WARM_UP_STEPS * c.batch_size)
-        for c in defaults.warm_list()]
+        (c.replace(epochs=1, train_limit=steps * c.batch_size).key, 1, steps * c.batch_size) for c in defaults.warm_list()]
     waiting = queue.Queue()
     waiting.put({"op": "train"})
     seen.clear()
