@@ -13,7 +13,10 @@ answers ``/_stcore/health``, Debian's Chromium opens the page's address directly
   skeleton) and the page's main figures are drawn (:data:`PAGES`: Plotly plots, images, tables);
 - second visit: a new tab (a new session) on the same server, timed the same way;
 - after the Overview: on another fresh server, the Overview opened first (as a lecturer starts),
-  the server's background preload (``ui.resources.preload``) let finish, then the page opened.
+  the server's background preload (``ui.resources.preload``) let finish, then the page opened;
+- switched to in the tab: once per round, a fresh server, the Overview, the preload, then every
+  page in turn by its link in the sidebar, in one tab (how a lecturer moves through the lecture),
+  twice over: from the click until the page's title and figures are drawn.
 
 ``--rounds N`` repeats the whole sweep and reports the median of each cell. ``--baseline DIR``
 times another checkout too (``git worktree add /tmp/before COMMIT``), page by page in turn with
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -50,6 +54,14 @@ PAGES = {
     "denoise": ("denoise", [(IMAGE, 1), (PLOT, 1)]),
     "clustering": ("clustering", [(PLOT, 2), ('[data-testid="stTable"]', 1), (IMAGE, 2)]),
 }
+# Ready after a click in the sidebar: the page's own title is drawn (not the previous page's).
+SWITCH_JS = """([title, wanted]) => {
+  if (![...document.querySelectorAll('h1')].some(h => h.textContent.startsWith(title))) return false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+  return wanted.every(([sel, n]) => document.querySelectorAll(sel).length >= n);
+}"""
 READY_JS = """(wanted) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
@@ -73,6 +85,41 @@ def warm(env: dict[str, str], log: Path, root: Path = ROOT) -> float:
         subprocess.run([sys.executable, "-m", "apcore", "warm"], cwd=root, env=env, stdout=out,
                        stderr=subprocess.STDOUT, check=True)
     return time.perf_counter() - start
+
+
+def page_title(root: Path, name: str) -> str:
+    """The ``st.title`` of page ``name`` in the checkout ``root`` (its file under ``pages/``)."""
+    return re.search(r'st\.title\("([^"]+)"', (root / "pages" / f"{name}.py").read_text()).group(1)
+
+
+def switch_times(pw, env: dict[str, str], pages: list[str], root: Path, log: Path, timeout_s: float,
+                 preload_wait_s: float) -> dict[str, list[float]]:
+    """A fresh server, the Overview in one tab, its preload let finish, then each page by its sidebar
+    link, twice over: page -> [seconds the first time, the second time] (NaN: not ready in time)."""
+    out: dict[str, list[float]] = {name: [] for name in pages}
+    browser_ = launch(pw)
+    proc, url = start_server(env, log)
+    try:
+        tab = browser_.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        tab.goto(url, wait_until="commit")
+        tab.wait_for_function(READY_JS, arg=PAGES["home"][1], polling=50, timeout=timeout_s * 1000)
+        wait_for_log(log, "preloaded", preload_wait_s)
+        for name in pages * 2:
+            path, wanted = PAGES[name]
+            nav = '[data-testid="stSidebarNav"] a'
+            link = tab.locator(f'{nav}[href$="/{path}"]') if path else tab.locator(nav).first
+            start = time.perf_counter()
+            try:
+                link.click()
+                title = page_title(root, name if path else "home")
+                tab.wait_for_function(SWITCH_JS, arg=[title, wanted], polling=50, timeout=timeout_s * 1000)
+                out[name].append(time.perf_counter() - start)
+            except Exception:  # noqa: BLE001 - a page that never gets ready is a result
+                out[name].append(float("nan"))
+    finally:
+        stop_server(proc)
+        browser_.close()
+    return out
 
 
 def has_preload(root: Path) -> bool:
@@ -177,6 +224,14 @@ def main() -> None:
     runs: dict[tuple[str, str], list[dict]] = {(label, p): [] for label in variants for p in pages}
     with sync_playwright() as pw:
         for r in range(args.rounds):
+            for label, root in variants.items():
+                with serving(root):
+                    switched = switch_times(pw, env, pages, root, log_dir / f"server-switch{label}.log", args.timeout,
+                                            args.preload_wait if has_preload(root) else 0)
+                for name, (once, again) in switched.items():
+                    runs[label, name].append({"switch": once, "switch_again": again})
+                print(f"# round {r + 1} {label} switched to in one tab: "
+                      + ", ".join(f"{n} {a:.2f} / {b:.2f} s" for n, (a, b) in switched.items()), flush=True)
             for name in pages:
                 for label, root in variants.items():
                     preload_wait = args.preload_wait if has_preload(root) else 0
@@ -189,32 +244,38 @@ def main() -> None:
                           f"(preload waited {row['preload']:.1f} s), load {row['load']:.2f} {row['problem']}", flush=True)
 
     def med(label, name, key):
-        return statistics.median(r[key] for r in runs[label, name])
+        return statistics.median(r[key] for r in runs[label, name] if key in r)
 
     def problems(name):
         return "; ".join(sorted({f"{label} {r['problem']}".strip() for label in variants for r in runs[label, name]
-                                 if r["problem"]}))
+                                 if r.get("problem")}))
 
     if args.baseline:
         header = ["page", "first visit s before", "after", "after / before", "second visit s before", "after",
-                  "after the Overview s before", "after", "load", "first <= 2 s", "problems"]
+                  "after the Overview s before", "after", "switched to in the tab s before", "after", "load",
+                  "first <= 2 s", "problems"]
         rows = [[name, f"{med('before', name, 'first'):.2f}", f"{med('after', name, 'first'):.2f}",
                  f"{med('after', name, 'first') / med('before', name, 'first'):.2f}",
                  f"{med('before', name, 'second'):.2f}", f"{med('after', name, 'second'):.2f}",
                  f"{med('before', name, 'after_home'):.2f}", f"{med('after', name, 'after_home'):.2f}",
+                 f"{med('before', name, 'switch'):.2f}", f"{med('after', name, 'switch'):.2f}",
                  f"{med('after', name, 'load'):.2f}", "yes" if med("after", name, "first") <= 2.0 else "**no**",
                  problems(name)] for name in pages]
     else:
-        header = ["page", "first visit s", "second visit s", "after the Overview s", "server start s", "load",
-                  "first <= 2 s", "problems"]
+        header = ["page", "first visit s", "second visit s", "after the Overview s", "switched to in the tab s",
+                  "again s", "server start s", "load", "first <= 2 s", "problems"]
         rows = [[name, f"{med('', name, 'first'):.2f}", f"{med('', name, 'second'):.2f}",
-                 f"{med('', name, 'after_home'):.2f}", f"{med('', name, 'health'):.1f}", f"{med('', name, 'load'):.2f}",
+                 f"{med('', name, 'after_home'):.2f}", f"{med('', name, 'switch'):.2f}",
+                 f"{med('', name, 'switch_again'):.2f}", f"{med('', name, 'health'):.1f}", f"{med('', name, 'load'):.2f}",
                  "yes" if med("", name, "first") <= 2.0 else "**no**", problems(name)] for name in pages]
     notes = (f"CPU: {cpu_name()}, {os.cpu_count()} cores. A fresh server per page (models and derived artefacts on "
              f"disk: `python -m apcore warm`), Chromium opening the page's address: seconds from `goto` until the "
              "script has finished and the page's figures are drawn; second visit: a new tab on the same server; "
              "after the Overview: another fresh server, the Overview opened first and the server's background "
-             f"preload finished, then the page. Median of {args.rounds} round(s)"
+             f"preload finished, then the page; switched to in the tab: on a further fresh server, after the Overview "
+             "and its preload, every page in turn by its sidebar link in one tab (as a lecturer moves through the "
+             "lecture), from the click until its title and figures are drawn; again: the second time round. "
+             f"Median of {args.rounds} round(s)"
              + (f"; before = {args.baseline}, timed page by page in turn with after = this checkout" if args.baseline else "")
              + ". Load: 1-minute load average when the first visit started (shared 2-core machine: other work was "
              "running). Target: first visit <= 2 s.")
