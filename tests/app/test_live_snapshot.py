@@ -103,3 +103,57 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
     bar = at.get("html")[0].proto.body                            # the progress line
     assert "epoch 1/2" in bar and 'aria-valuenow="50.0"' in bar
     assert not at.get("vega_lite_chart") and not at.get("plotly_chart")   # no chart for browsers to redraw
+
+
+def test_seconds_left_at_the_pace_so_far():
+    assert training.seconds_left(6.0, 0.75) == 2.0
+    assert training.seconds_left(6.0, 1.0) == 0.0
+    assert training.seconds_left(0.0, 0.0) == float("inf")   # not begun: no estimate
+
+
+def _ending_page(fraction: float):
+    """A page whose panel watches a job at ``fraction`` of 10 s that ends 0.3 s after the first run
+    starts; it says whether the panel redrew the page."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import streamlit as st
+
+    from apcore.defaults import default_config
+    from ui import training
+
+    if st.session_state.get("watched"):
+        st.markdown("redrawn after the end")
+        return
+    st.session_state["watched"] = True
+    job = SimpleNamespace(id=8, active=True, state="running", fraction=fraction, snapshot_count=0, snapshot=None,
+                          progress=SimpleNamespace(epoch=4, epochs=4, losses={"loss": 110.0}, elapsed=10.0 * fraction),
+                          points=[], cancel=lambda: None)
+    threading.Timer(0.3, lambda: setattr(job, "active", False)).start()
+    real = training.registry
+    training.registry = lambda: SimpleNamespace(get=lambda config: job)
+    try:
+        start = time.monotonic()
+        training._live(default_config("ae-mlp", latent_dim=2))
+        st.markdown(f"no redraw after {time.monotonic() - start:.1f} s")
+    finally:
+        training.registry = real
+
+
+def test_a_panel_about_to_finish_redraws_the_page_when_the_training_ends():
+    """0.5 s left of a 2 s tick: the panel watches and redraws the page once the job has ended,
+    instead of leaving it to the next tick."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_ending_page, args=(0.95,), default_timeout=30).run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.markdown] == ["redrawn after the end"]
+
+
+def test_a_panel_far_from_the_end_does_not_wait():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_ending_page, args=(0.5,), default_timeout=30).run()   # 5 s left
+    assert not at.exception, at.exception
+    assert [m.value for m in at.markdown] == ["no redraw after 0.0 s"]
