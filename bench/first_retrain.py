@@ -78,7 +78,8 @@ def main() -> None:
                 with serving(root):
                     runs[label].append(first_retrain(pw, checkpoints, log_dir))
                 wall, trained = runs[label][-1]
-                print(f"# round {r + 1} {label}: first Retrain {wall:.2f} s (panel: trained in {trained:.0f} s)", flush=True)
+                print(f"# round {r + 1} {label}: first Retrain {wall:.2f} s (panel: trained in {trained:.0f} s)",
+                      flush=True)
     rows = [[label or "this checkout", len(runs[label]), f"{statistics.median(w for w, _ in runs[label]):.2f}",
              " / ".join(f"{w:.2f}" for w, _ in runs[label]), " / ".join(f"{t:.0f}" for _, t in runs[label])]
             for label in variants]

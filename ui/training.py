@@ -9,8 +9,6 @@ progress line (a few hundred bytes) and the charts, the loss curve (at most ``LI
 points) and the newest training snapshot from ``apcore.snapshots``, as PNG images drawn on the
 server at most once per ``CHARTS_EVERY_S`` for all tabs (``ui.figures``: as Plotly charts every
 rerun redrew them in every browser; as Vega-Lite the tabs still spent most of their time on them).
-A panel whose training should end before its next tick watches for the end (:func:`_see_the_end`),
-so the new model shows when it is ready rather than up to a tick later.
 """
 
 from __future__ import annotations
@@ -37,7 +35,6 @@ LIVE_POINTS = 300
 # the room's; every redraw re-renders the page in each browser.
 LIVE_EVERY_S = {hall.PRESENTER: 2.0, hall.AUDIENCE: 4.0}
 CHARTS_EVERY_S = 4.0
-END_POLL_S = 0.1     # how often a panel about to see its training end looks at the job
 LIVE_CODES = 500     # points in the live scatter (the replay tab shows all 2,000)
 
 
@@ -181,28 +178,6 @@ def _live(config: ModelConfig) -> None:
     else:
         st.caption("The lecturer is training this model; it appears here when it is ready.")
     _live_charts(job)
-    _see_the_end(job, LIVE_EVERY_S[hall.role()])
-
-
-def seconds_left(elapsed: float, fraction: float) -> float:
-    """The training's seconds still to go, at its pace so far (inf before it has begun)."""
-    return elapsed * (1 - fraction) / fraction if fraction > 0 else float("inf")
-
-
-def _see_the_end(job: Job, tick: float) -> None:
-    """When ``job``'s training should end before the panel's next ``tick``, watch for its end (at
-    most one tick) and redraw the page as soon as it comes: the new model shows when it is ready,
-    not up to a tick later (a Retrain ended on the next 2 s tick: the lecturer waited 1 s on
-    average for nothing). Each look updates an empty element, where Streamlit hands over to a
-    slider moved meanwhile, so the watch holds no interaction up."""
-    if job.progress is None or seconds_left(job.progress.elapsed, job.fraction) >= tick:
-        return
-    look, deadline = st.empty(), time.monotonic() + tick
-    while job.active and time.monotonic() < deadline:
-        look.empty()
-        time.sleep(END_POLL_S)
-    if not job.active:
-        st.rerun(scope="app")
 
 
 def _live_charts(job: Job) -> None:
