@@ -217,9 +217,11 @@ def warm_up(store, jobs: queue.Queue) -> None:
     """What the first training in a process would otherwise pay for once (oneDNN building its
     kernels for each layer shape and precision, the autograd and fused-optimiser paths, the data
     read from disk, the test-set scoring's scikit-learn and SciPy): a few optimiser steps of every
-    page default on a throwaway model, and the first of them scored (~3 s; measured on the 2-core
-    CPU, a fresh process's first training of the 2-d MLP AE: ready in 11.1-13.7 s without, 9.4-11.0 s
-    with). Stops as soon as a job is waiting; a failure only leaves that cost to the first training."""
+    page default on a throwaway model, and the first of them scored (3-4 s on the 2-core CPU; a
+    fresh process's first training of the 2-d MLP AE ready in 11.1-13.7 s without, 9.4-11.0 s with;
+    a fresh server's first Retrain 16.3 -> 12.6 s, ``bench/first_retrain.py``). Stops as soon as a
+    job is waiting (the rest is not warmed up then); a failure only leaves that cost to the first
+    training."""
     from . import metrics, models, train
     from .data import load_dataset
     from .defaults import warm_list
