@@ -286,7 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     store = ModelStore(args.checkpoints, device=args.device, max_in_memory=1,
                        write_guard=lambda: os.getppid() == args.parent)
     send({"event": "ready", "pid": os.getpid(), "device": store.device.type})
-    idle_work = [lambda: warm_up(store, jobs), _prepare]  # each once, in turn, when idle
+    from .defaults import quick_budget
+
+    # Each once, in turn, when idle. Not the warm-up under the test budgets (APCORE_EPOCHS /
+    # APCORE_TRAIN_LIMIT: tests, rehearsals): their trainings are tiny, and the end-to-end tests'
+    # servers would spend 3-4 s of CPU each on it, beside the browsers and the other tests.
+    idle_work = ([] if quick_budget() else [lambda: warm_up(store, jobs)]) + [_prepare]
     while True:
         try:
             message = jobs.get(timeout=PREPARE_AFTER_S if idle_work else None)
