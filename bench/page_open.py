@@ -54,20 +54,15 @@ PAGES = {
     "denoise": ("denoise", [(IMAGE, 1), (PLOT, 1)]),
     "clustering": ("clustering", [(PLOT, 2), ('[data-testid="stTable"]', 1), (IMAGE, 2)]),
 }
-# Ready after a click in the sidebar: the page's own title is drawn (not the previous page's).
-SWITCH_JS = """([title, wanted]) => {
-  if (![...document.querySelectorAll('h1')].some(h => h.textContent.startsWith(title))) return false;
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-  return wanted.every(([sel, n]) => document.querySelectorAll(sel).length >= n);
-}"""
 READY_JS = """(wanted) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector('[data-testid="stSkeleton"]')) return false;
   return wanted.every(([sel, n]) => document.querySelectorAll(sel).length >= n);
 }"""
+# Ready after a click in the sidebar: the page's own title drawn (not the previous page's), then as above.
+SWITCH_JS = ("([title, wanted]) => [...document.querySelectorAll('h1')].some(h => h.textContent.startsWith(title))"
+             f" && ({READY_JS})(wanted)")
 
 
 def clean_env(checkpoints: Path) -> dict[str, str]:
@@ -111,7 +106,7 @@ def switch_times(pw, env: dict[str, str], pages: list[str], root: Path, log: Pat
             start = time.perf_counter()
             try:
                 link.click()
-                title = page_title(root, name if path else "home")
+                title = page_title(root, name)
                 tab.wait_for_function(SWITCH_JS, arg=[title, wanted], polling=50, timeout=timeout_s * 1000)
                 out[name].append(time.perf_counter() - start)
             except Exception:  # noqa: BLE001 - a page that never gets ready is a result
