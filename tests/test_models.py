@@ -231,3 +231,37 @@ def test_sub_pixel_transposed_convolution_is_pytorchs(channels):
     torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(fast.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(fast.bias.grad, reference.bias.grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [0.1, 4.0, 60.0])
+def test_bce_per_image_is_pytorchs(scale):
+    from apcore.models.autoencoder import bce_per_image
+
+    torch.manual_seed(0)
+    logits = torch.randn(6, 1, 28, 28) * scale
+    logits[0, 0, 0, :4] = torch.tensor([-200.0, 200.0, 0.0, -0.0])  # saturated pixels and zero
+    target = torch.rand(6, 1, 28, 28)
+    target[1] = (target[1] > 0.5).float()  # exact 0 and 1 targets too
+    exact = F.binary_cross_entropy_with_logits(logits.double(), target.double(), reduction="none").flatten(1).sum(1)
+    theirs = F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)
+    ours = bce_per_image(logits, target)
+    assert ours.dtype == torch.float32 and ours.shape == (6,)
+    # as close to float64 as PyTorch's own float32 result is, within a few float32 roundings
+    assert (ours.double() - exact).abs().max() <= 2 * (theirs.double() - exact).abs().max() + 1e-6 * exact.abs().max()
+    xs = [logits.clone().requires_grad_(), logits.clone().requires_grad_()]
+    weights = torch.randn(6)
+    (bce_per_image(xs[0], target) * weights).sum().backward()
+    (F.binary_cross_entropy_with_logits(xs[1], target, reduction="none").flatten(1).sum(1) * weights).sum().backward()
+    torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-6, atol=1e-6)
+
+
+def test_bce_per_image_under_bf16_autocast_stays_float32():
+    from apcore.models.autoencoder import bce_per_image
+
+    logits = torch.randn(3, 1, 28, 28)
+    target = torch.rand(3, 1, 28, 28)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = bce_per_image(logits.bfloat16(), target)
+    expected = F.binary_cross_entropy_with_logits(logits.bfloat16().float(), target, reduction="none").flatten(1).sum(1)
+    assert ours.dtype == torch.float32
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-3)

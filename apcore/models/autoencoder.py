@@ -2,7 +2,7 @@
 dense code, and a fully convolutional one whose code stays a stack of 7x7 feature maps.
 
 Both decoders output logits; ``decode`` applies the sigmoid to give per-pixel probabilities, and
-the loss uses ``binary_cross_entropy_with_logits`` (log-sum-exp form: no log(0) at saturated pixels).
+the loss is binary cross-entropy from the logits (:func:`bce_per_image`: no log(0) at saturated pixels).
 """
 
 from __future__ import annotations
@@ -75,10 +75,42 @@ def conv_decoder(latent_dim: int) -> nn.Sequential:
     )
 
 
+class _BCEPerImage(torch.autograd.Function):
+    """``F.binary_cross_entropy_with_logits(..., reduction="none").flatten(1).sum(1)``, computed
+    with vectorised kernels only.
+
+    PyTorch's CPU kernel takes ``log1p`` per pixel, which is not vectorised there: ~1 ms for a
+    batch of 256 images on 2 cores, a tenth of an MLP autoencoder's whole training step. Here the
+    per-pixel softplus is ``relu(x) - log(sigmoid(|x|))`` and the logs of a row's 28 pixels are
+    taken as one log of their product (each factor is in [0.5, 1], so a row's product is at least
+    2^-28: no underflow): 28x fewer logs. The gradient is PyTorch's, ``sigmoid(x) - target``.
+    Accuracy against float64 matches PyTorch's own float32 result
+    (``tests/test_models.py::test_bce_per_image_is_pytorchs``).
+    """
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        x, t = logits.flatten(1), target.flatten(1)
+        p = torch.sigmoid(x)
+        sig_abs = torch.maximum(p, 1 - p)  # sigmoid(|x|), in [0.5, 1]
+        rows = sig_abs.unflatten(1, (-1, IMAGE_SHAPE[-1])) if x.shape[1] % IMAGE_SHAPE[-1] == 0 else sig_abs.unsqueeze(-1)
+        log_sig_abs = rows.prod(-1).log_().sum(1)
+        linear = x.clamp_min(0).addcmul_(t, x, value=-1)  # relu(x) - t*x, never negative
+        ctx.save_for_backward(p, t)
+        ctx.shape = logits.shape
+        return linear.sum(1) - log_sig_abs
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        p, t = ctx.saved_tensors
+        return ((p - t) * grad[:, None]).view(ctx.shape), None
+
+
 def bce_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy summed over pixels: (B, 1, 28, 28) x 2 -> (B,), in float32 (logits
-    computed under bfloat16 autocast are cast up: a sum over 784 pixels needs the precision)."""
-    return F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none").flatten(1).sum(1)
+    computed under bfloat16 autocast are cast up: a sum over 784 pixels needs the precision).
+    The same numbers as ``binary_cross_entropy_with_logits``, ~4x as fast (:class:`_BCEPerImage`)."""
+    return _BCEPerImage.apply(logits.float(), target.float())
 
 
 class Autoencoder(nn.Module):
