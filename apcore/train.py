@@ -48,6 +48,12 @@ class Progress:
     def fraction(self) -> float:
         return ((self.epoch - 1) * self.steps + self.step) / max(1, self.epochs * self.steps)
 
+    @property
+    def remaining(self) -> float:
+        """Seconds of training left at this report, at the pace so far (inf before the first step)."""
+        done = self.fraction
+        return self.elapsed * (1 - done) / done if done > 0 else math.inf
+
 
 class SnapshotHook(Protocol):
     """What ``fit(on_snapshot=...)`` calls: asked once for the global optimiser steps it wants

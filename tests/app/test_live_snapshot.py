@@ -84,7 +84,8 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
         from ui import training
 
         job = SimpleNamespace(id=7, active=True, state="running", fraction=0.5, snapshot_count=1, snapshot=frame(2),
-                              progress=SimpleNamespace(epoch=1, epochs=2, losses={"loss": 200.0, "recon": 200.0}, elapsed=1.0),
+                              progress=SimpleNamespace(epoch=1, epochs=2, losses={"loss": 200.0, "recon": 200.0}, elapsed=1.0,
+                                                        remaining=30.0),
                               points=[{"epoch": 0.1, "recon": 300.0}, {"epoch": 0.2, "recon": 250.0}], cancel=lambda: None)
         real = training.registry
         training.registry = lambda: SimpleNamespace(get=lambda config: job)  # a job in mid-training
@@ -103,3 +104,48 @@ def test_training_panel_shows_the_newest_snapshot_while_a_job_runs():
     bar = at.get("html")[0].proto.body                            # the progress line
     assert "epoch 1/2" in bar and 'aria-valuenow="50.0"' in bar
     assert not at.get("vega_lite_chart") and not at.get("plotly_chart")   # no chart for browsers to redraw
+
+
+def _running_job(remaining: float, ends_after: float | None):
+    """A real job, running, whose training has ``remaining`` seconds left; it ends (done) after
+    ``ends_after`` seconds, or never."""
+    import threading
+
+    from apcore.defaults import default_config
+    from apcore.jobs import DONE, RUNNING, Job
+    from apcore.train import Progress
+
+    job = Job(default_config("ae-mlp", latent_dim=2), retrain=True)
+    job.state = RUNNING
+    job.progress = Progress(epoch=2, epochs=2, step=90, steps=100, losses={"loss": 1.0}, elapsed=19 * remaining)
+    assert abs(job.progress.remaining - remaining) < 1e-9   # 95 % done
+    if ends_after is not None:
+        threading.Timer(ends_after, lambda: setattr(job, "state", DONE)).start()
+    return job
+
+
+def test_the_lecturers_tab_waits_out_the_last_moments_of_a_training(monkeypatch):
+    """Less than a tick of training left: the panel waits for the end and redraws the page at once
+    (not up to a tick later); more than a tick left, or a job that outlasts the wait: no waiting
+    beyond the allowance, the panel draws as usual."""
+    import time
+
+    from apcore.train import Progress
+
+    assert Progress(1, 2, 50, 100, {}, elapsed=3.0).remaining == 9.0   # a quarter done in 3 s: 9 s left
+    monkeypatch.setattr(training, "FINISH_WAIT_S", 0.5)
+    tick = training.LIVE_EVERY_S[training.hall.PRESENTER]
+    job = _running_job(remaining=0.2, ends_after=0.4)
+    start = time.monotonic()
+    assert training._ended_soon(job)
+    assert 0.35 <= time.monotonic() - start < tick
+
+    job = _running_job(remaining=tick + 1, ends_after=0.1)
+    start = time.monotonic()
+    assert not training._ended_soon(job)
+    assert time.monotonic() - start < 0.05                           # no wait at all
+
+    job = _running_job(remaining=0.2, ends_after=None)               # scoring takes longer than allowed
+    start = time.monotonic()
+    assert not training._ended_soon(job)
+    assert 0.65 <= time.monotonic() - start < 1.5
