@@ -6,7 +6,13 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+
+# pandas before any figure: Plotly looks for it in sys.modules without importing it, so a figure
+# built while another thread (the server's preload, another tab's first page) was importing
+# pandas found it half-initialised and the page failed. Every module that builds a Plotly figure
+# imports this one, so by then pandas is whole (tests/app/test_app_shell.py).
 
 FONT = dict(size=16)
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -162,8 +168,6 @@ def kl_bars(kl: np.ndarray) -> go.Figure:
 
 def reparam_table(rep: dict):
     """mu, sigma and the sampled z of the reparameterisation view, one row per latent unit."""
-    import pandas as pd
-
     cols = {"μ": rep["mu"], "σ": rep["sigma"]}
     for k in range(rep["z"].shape[0]):
         cols[f"z sample {k + 1}"] = rep["z"][k]

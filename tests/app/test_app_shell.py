@@ -111,3 +111,37 @@ def test_values_ignored_in_a_link_are_named_once():
 def test_a_bound_slider_names_a_bad_value_but_not_a_default():
     seen = notices_on(app(stride="9", padding="0", dilation="2"), "transposed_conv")
     assert seen == ["Ignored `stride=9` in the link: not a valid value. Showing `1` instead."]
+
+
+PLOTLY_WHILE_THE_PRELOAD_IMPORTS = """
+import sys
+from streamlit.testing.v1 import AppTest
+
+assert "pandas" not in sys.modules
+at = AppTest.from_file("app.py", default_timeout=120)
+at.switch_page("pages/vae.py")
+at.run()        # the first run ends by starting the preload, which imports the other pages' modules
+errors = [str(e.value) for e in at.exception]
+at.run()        # at once: Plotly figures built while the preload's thread imports them
+errors += [str(e.value) for e in at.exception]
+print(len(at.get("plotly_chart")), errors)
+"""
+
+
+def test_a_page_drawn_while_the_preload_imports_has_no_error(tmp_path):
+    """Plotly looks for pandas in ``sys.modules`` without importing it: while another thread
+    (the preload, or another tab's first page) was importing pandas, a figure built meanwhile
+    found it half-initialised and the page showed an error (3 of 3 fresh servers)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "APCORE_CHECKPOINT_DIR": str(tmp_path), "APCORE_EPOCHS": "1", "APCORE_TRAIN_LIMIT": "512"}
+    for latent in ("2", "20"):   # the VAE page's models, tiny, so that it draws its Plotly figures
+        subprocess.run([sys.executable, "-m", "apcore", "train", "vae-mlp", "--latent-dim", latent], cwd=ROOT,
+                       env=env, check=True, capture_output=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", PLOTLY_WHILE_THE_PRELOAD_IMPORTS], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    charts, errors = out.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert errors == "[]" and int(charts) > 0, out.stdout[-2000:]
