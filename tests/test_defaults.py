@@ -28,7 +28,7 @@ def test_budget_layers(no_override, monkeypatch):
 def test_the_mlp_vae_budget_follows_its_layers(no_override):
     two, twenty = defaults.default_config("vae-mlp", latent_dim=2), defaults.default_config("vae-mlp", latent_dim=20)
     assert (two.epochs, two.batch_size, two.lr) == (6, 128, 4e-3)         # 784-512-256-2
-    assert (twenty.epochs, twenty.batch_size, twenty.lr) == (7, 256, 8e-3)  # 784-400-20
+    assert (twenty.epochs, twenty.batch_size, twenty.lr) == (6, 256, 1e-2)  # 784-400-20
     assert defaults.default_config("vae-mlp") == two                       # a config's own default code size
     assert defaults.default_config("vae-mlp", latent_dim=3).batch_size == 256
     assert defaults.default_config("vae-conv", latent_dim=2).batch_size == 256  # other families: one budget
