@@ -31,7 +31,7 @@ def test_the_mlp_vae_budget_follows_its_layers(no_override):
     assert (twenty.epochs, twenty.batch_size, twenty.lr) == (6, 256, 1e-2)  # 784-400-20
     assert defaults.default_config("vae-mlp") == two                       # a config's own default code size
     assert defaults.default_config("vae-mlp", latent_dim=3).batch_size == 256
-    assert defaults.default_config("vae-conv", latent_dim=2).batch_size == 256  # other families: one budget
+    assert defaults.default_config("vae-conv", latent_dim=2).batch_size == 128  # other families: one budget
     assert defaults.default_config("vae-mlp", {"epochs": 9}, latent_dim=2).batch_size == 128  # a page's layer over it
     assert defaults.cluster_vae_config() == twenty
 
