@@ -14,17 +14,22 @@ import time
 from .config import ModelConfig
 from .defaults import page_defaults, warm_list
 
-# Milliseconds per optimiser step with one thread on the 2-core CPU (python -m apcore warm's own
-# output): nearly the same at batch 128 and 256 for these small models. Only the order of warm's
-# trainings uses them (longest first, so that no long one is left running alone at the end).
-STEP_MS = {"ae-mlp": 16.0, "ae-conv": 43.0, "ae-fconv": 26.0, "vae-mlp": 6.7, "vae-conv": 43.0}
+# An optimiser step's milliseconds with one thread on the 2-core CPU: a fixed part (autograd,
+# Adam, small kernels) and a part per image of the batch, fitted to ``python -m apcore warm``'s own
+# output (two trainings at a time, 2026-11-29): the MLP AE 12.0 ms a step at batch 256 and 5.9 at
+# 64, the conv AE 12.8 at 64, the fully convolutional one 20.0 at 128, the MLP VAE 7.9 at 256 (its
+# 2-D model, 784-512-256-2, 8.2 at 128). Only the order of warm's trainings uses them (longest
+# first, so that no long one is left running alone at the end).
+STEP_OVERHEAD_MS = 3.9
+IMAGE_MS = {"ae-mlp": 0.032, "ae-conv": 0.14, "ae-fconv": 0.126, "vae-mlp": 0.0156, "vae-conv": 0.14}
 
 
 def cost(config: ModelConfig) -> float:
     """Rough seconds ``config`` trains with one thread on the 2-core CPU."""
     images = config.train_limit or (6000 * len(config.normal_classes) if config.normal_classes else 60000)
-    deeper = 1.5 if config.family == "vae-mlp" and config.latent_dim <= 2 else 1.0  # 784-512-256-2
-    return STEP_MS.get(config.family, 40.0) * deeper * config.epochs * -(-images // config.batch_size) / 1000
+    deeper = 2.2 if config.family == "vae-mlp" and config.latent_dim <= 2 else 1.0  # 784-512-256-2
+    step_ms = STEP_OVERHEAD_MS + IMAGE_MS.get(config.family, 0.14) * deeper * config.batch_size
+    return step_ms * config.epochs * -(-images // config.batch_size) / 1000
 
 
 def jobs_and_threads(device: str, jobs: int | None = None) -> tuple[int, int]:
