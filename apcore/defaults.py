@@ -1,9 +1,9 @@
 """Training budgets, and the models each page shows: the one place for both.
 
 Budgets are measured on the 2-core CPU (``bench/train_defaults.py``): a page's default model is
-ready in 7-21 s as fast as the shared machine is at the moment (the MLP AEs and the 20-d VAE 7-9 s,
-the 2-D VAE, the convolutional denoiser and the clustering AE the longest); the 20-d MLP VAE
-reaches a test loss <= 105.6 within its budget.
+ready in 8-23 s as fast as the shared machine is at the moment (the MLP AEs and the 20-d VAE 8-9 s,
+the conv AE 10-11 s; the 2-D VAE, the convolutional denoiser and the clustering AE the longest); the
+20-d MLP VAE reaches a test loss <= 105.6 within its budget.
 
 A config's budget (epochs, batch size, learning rate, training images) is built in layers, each
 over the one before: the family's budget (:data:`TRAINING`; by code size: :func:`family_budget`);
