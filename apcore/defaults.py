@@ -32,13 +32,14 @@ TRAINING = {
     "vae-conv": {"epochs": 2, "batch_size": 128, "lr": 3e-3},
 }
 
-# The convolutional models learn more per image in small batches: the same number of Adam steps
-# on a quarter of the images each costs less than a quarter of the time here (their steps are not
-# arithmetic-bound at batch 64). Measured (bf16, AMD EPYC, 2 threads, one process), test BCE of
-# the conv AE, 2 x 256 at lr 3e-3 (the budget before) against 1 x 64 at 4e-3, training seeds 0 / 1:
-# 2-d 155.7 -> 148.8 / 150.3, 5-d 121.2 -> 113.3 / 111.6, 10-d 99.1 -> 90.8 / 88.3, 20-d 91.7 ->
-# 80.0 / 82.4; the 5-d model's training 9.1-10.3 s -> 7.0-7.3 s in turn, then 13.8-14.8 s -> 9.6-9.8 s
-# in a slower hour (0.68-0.76x). 1 x 64 at 3e-3 was between (5-d 114.8 / 114.2), at 5e-3 worse at
+# The convolutional models learn more per image in small batches: 1 epoch at batch 64 is twice
+# the Adam steps of 2 epochs at 256, each on a quarter of the images, and a step at 64 takes less
+# than half the time of one at 256 here. Measured (bf16, AMD EPYC, 2 threads, one process), test
+# BCE of the conv AE, 2 x 256 at lr 3e-3 (the budget before) against 1 x 64 at 4e-3, training
+# seeds 0 / 1: 2-d 155.7 -> 148.8 / 150.3, 5-d 121.2 -> 113.3 / 111.6, 10-d 99.1 -> 90.8 / 88.3,
+# 20-d 91.7 -> 80.0 / 82.4; the 5-d model's training 9.1-10.3 s -> 7.0-7.3 s in turn, then
+# 13.8-14.8 s -> 9.6-9.8 s in a slower hour (0.68-0.76x; 0.89x between bench/train_speed.py's
+# epochs, a run apart). 1 x 64 at 3e-3 was between (5-d 114.8 / 114.2), at 5e-3 worse at
 # 20-d (86.2); 1 x 128: 5-d 123.5. The conv VAE keeps two epochs (the VAE page draws its loss per
 # epoch) at batch 128: test loss 2-d 170.4 -> 158.4, 20-d 139.2 -> 116.3 against 2 x 256, in about
 # the same time (1 x 64 at 4e-3: 160.4 / 122.0). The MLPs gain little from it (the MLP AE's 5-d

@@ -93,8 +93,7 @@ class _BCEPerImage(torch.autograd.Function):
         x, t = logits.flatten(1), target.flatten(1)
         p = torch.sigmoid(x)
         sig_abs = torch.maximum(p, 1 - p)  # sigmoid(|x|), in [0.5, 1]
-        rows = sig_abs.unflatten(1, (-1, IMAGE_SHAPE[-1])) if x.shape[1] % IMAGE_SHAPE[-1] == 0 else sig_abs.unsqueeze(-1)
-        log_sig_abs = rows.prod(-1).log_().sum(1)
+        log_sig_abs = sig_abs.unflatten(1, (-1, IMAGE_SHAPE[-1])).prod(-1).log_().sum(1)  # per image row
         linear = x.clamp_min(0).addcmul_(t, x, value=-1)  # relu(x) - t*x, never negative
         ctx.save_for_backward(p, t)
         ctx.shape = logits.shape
