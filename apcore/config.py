@@ -44,7 +44,8 @@ class ModelConfig:
     normal_classes : classes a one-class (anomaly) model trains on; empty means all classes.
     beta : weight of the KL term (VAEs only; 1 is the ordinary ELBO).
     epochs, batch_size, lr, seed : training options.
-    train_limit : train on the first N training images only (tiny configs for tests); 0 = all.
+    train_limit : train on the first N training images only (a budget of fewer images, or a tiny
+        config for tests); 0 = all.
     """
 
     family: str = "ae-mlp"

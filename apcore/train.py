@@ -77,7 +77,8 @@ def pick_device(preference: str = "auto") -> torch.device:
 
 def training_images(config: ModelConfig, data: Dataset) -> torch.Tensor:
     """The uint8 training images (N, 28, 28) this config trains on: its normal classes only for a
-    one-class model, the first ``train_limit`` of them for a tiny test config."""
+    one-class model, the first ``train_limit`` of them for a budget of fewer images (the conv AE's) or
+    a tiny test config."""
     images = data.train_images
     if config.is_one_class:
         keep = torch.isin(data.train_labels, torch.tensor(config.normal_classes))

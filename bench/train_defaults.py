@@ -59,7 +59,10 @@ def main() -> None:
             ready = time.perf_counter() - start
             total += ready
             m = t.metrics
-            rows.append([config.describe(), f"{config.epochs} x {config.batch_size}", f"{config.lr:g}",
+            budget = f"{config.epochs} x {config.batch_size}"
+            if config.train_limit:
+                budget += f" ({config.train_limit:,} images)"
+            rows.append([config.describe(), budget, f"{config.lr:g}",
                          f"{t.train_seconds:.1f}", f"{ready:.1f}", "yes" if ready <= TARGET_S else "**no**",
                          *(f"{m[k]:.3f}" if k in m else "" for k in KEYS), floor_check(config, m)])
             print(rows[-1], flush=True)

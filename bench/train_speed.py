@@ -121,7 +121,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dataset = None if args.no_peer else mnist_folder(tmp)
         for family in args.families.split(","):
-            config = default_config(family, latent_dim=FAMILIES[family], epochs=1)
+            config = default_config(family, latent_dim=FAMILIES[family], epochs=1, train_limit=0)  # all 60,000
             flops = epoch_flops(config, n)
             os.environ["APCORE_PRECISION"] = "auto"  # not the previous family's forced fp32
             bf16 = train.autocast_dtype(device, config) is not None

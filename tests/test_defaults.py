@@ -52,6 +52,19 @@ def test_one_class_budget(no_override):
     assert defaults.anomaly_config("ae-conv", 8, (0,)).epochs == 20
 
 
+def test_the_conv_ae_trains_on_fewer_images_but_not_its_one_class_model(no_override):
+    from apcore.data import load_dataset
+    from apcore.train import training_images
+
+    plain = defaults.default_config("ae-conv", latent_dim=5)
+    assert (plain.epochs, plain.batch_size, plain.train_limit) == (1, 64, 48_000)
+    mnist = load_dataset("mnist")
+    assert len(training_images(plain, mnist)) == 48_000
+    nine = defaults.anomaly_config("ae-conv", 16, tuple(range(9)))  # 54,051 images of the nine classes
+    assert nine.train_limit == 0
+    assert len(training_images(nine, mnist)) == int((mnist.train_labels != 9).sum()) > 48_000
+
+
 def test_denoiser_longer_and_clustering_budgets(no_override):
     mlp = defaults.denoiser_config("ae-mlp")
     assert (mlp.latent_dim, mlp.noise, mlp.noise_level, mlp.epochs) == (32, "gaussian", 0.5, 4)
