@@ -33,6 +33,7 @@ import torch
 from .config import ModelConfig
 from .data import NOISE_SEED, Dataset, corrupt, to_float
 from .explore import Pca, first_of_each_class
+from .metrics import EVAL_BATCH
 from .models import Autoencoder
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ class Snapshotter:
         model.eval()
         try:
             recon = model.reconstruct(self._inputs)
-            codes = torch.cat([model.embed(x) for x in self._clean.split(1000)])
+            codes = torch.cat([model.embed(x) for x in self._clean.split(EVAL_BATCH)])
             gen = torch.Generator(device=self._device).manual_seed(NOISE_SEED)  # the same VAE noise each frame
             terms = model.loss_terms(self._loss_input, self._loss_target, gen)
             losses = {k: float(v.mean()) for k, v in terms.items()}

@@ -187,6 +187,23 @@ def test_evaluate_psnr_against_skimage(mnist):
     assert m["psnr_denoised"] == pytest.approx(psnr(clean, out).mean().item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("config", [
+    ModelConfig(family="ae-conv", latent_dim=5),
+    ModelConfig(family="vae-mlp", latent_dim=2),
+    ModelConfig(family="ae-fconv", latent_dim=8, noise="gaussian", noise_level=0.5),
+], ids=lambda c: c.family)
+def test_evaluate_gives_the_same_figures_whatever_its_pass_size(mnist, monkeypatch, config):
+    # EVAL_BATCH is a speed setting only (page faults of large passes): the figures stay, up to
+    # the order of float sums (a VAE's noise is drawn in the same order too).
+    torch.manual_seed(0)
+    model = models.build(config).requires_grad_(False)
+    small = evaluate(model, config, mnist)
+    monkeypatch.setattr(metrics, "EVAL_BATCH", 2000)
+    large = evaluate(model, config, mnist)
+    assert small.keys() == large.keys()
+    assert small == pytest.approx(large, rel=1e-4)
+
+
 def test_evaluate_auroc_against_sklearn(mnist):
     model, config = tiny_trained(mnist, family="ae-mlp", normal_classes=(1,))
     m = evaluate(model, config, mnist)
