@@ -1,8 +1,8 @@
 """Training budgets, and the models each page shows: the one place for both.
 
 Budgets are measured on the 2-core CPU (``bench/train_defaults.py``): a page's default model is
-ready in 7-22 s as fast as the shared machine is at the moment (the MLP AEs, the conv AE and the
-20-d VAE 8-9 s; the 2-D VAE, the convolutional denoiser and the clustering AE 18-22 s); the 20-d
+ready in 7-24 s as fast as the shared machine is at the moment (the MLP AEs, the conv AE and the
+20-d VAE 7-9 s; the 2-D VAE, the convolutional denoiser and the clustering AE 17-24 s); the 20-d
 MLP VAE reaches a test loss <= 105.6 within its budget.
 
 A config's budget (epochs, batch size, learning rate, training images) is built in layers, each
