@@ -23,7 +23,8 @@ from typing import Callable
 
 from .config import ConfigError, ModelConfig
 
-# epochs, batch size, learning rate per family (cosine decay to zero over the epochs).
+# epochs, batch size, learning rate per family (cosine decay to zero over the epochs); the conv AE
+# also a number of training images (its one epoch is 48,000 of the 60,000: below).
 TRAINING = {
     "ae-mlp": {"epochs": 4, "batch_size": 256, "lr": 2e-3},
     "ae-conv": {"epochs": 1, "batch_size": 64, "lr": 4e-3, "train_limit": 48_000},

@@ -37,7 +37,7 @@ LIVE_EVERY_S = {hall.PRESENTER: 2.0, hall.AUDIENCE: 4.0}
 CHARTS_EVERY_S = 4.0
 # The lecturer's tab, with less than a tick of its training left, waits for the new model instead
 # of finding it on the next tick (on average half a tick later): the training left, plus this much
-# for the scoring and saving after the last step (a conv AE's: 1-2 s on 2 cores). A tab waits
+# for the scoring and saving after the last step (a conv AE's: 0.6 s on 2 cores). A tab waits
 # without drawing (no cost to any browser); a slider moved meanwhile answers when the wait ends.
 FINISH_WAIT_S = 2.5
 LIVE_CODES = 500     # points in the live scatter (the replay tab shows all 2,000)
