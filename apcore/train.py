@@ -21,7 +21,7 @@ import torch
 from . import models
 from .config import ModelConfig
 from .data import Dataset, corrupt, to_float
-from .defaults import WARMUP, bf16_eligible
+from .defaults import ADAM_BETA2, DATA_START, WARMUP, bf16_eligible
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,12 @@ def training_images(config: ModelConfig, data: Dataset) -> torch.Tensor:
     return images
 
 
+def mean_image(images: torch.Tensor) -> torch.Tensor:
+    """The mean of uint8 ``images`` (N, 28, 28) as a float image (1, 28, 28) in [0, 1], summed
+    without a float copy of them all."""
+    return (images.sum(0, dtype=torch.float64) / (255.0 * max(1, len(images)))).float().reshape(1, *images.shape[-2:])
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU does bfloat16 arithmetic natively (AVX512-BF16 or AMX, as oneDNN sees it)."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -125,7 +131,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
         on_snapshot: SnapshotHook | None = None) -> list[dict]:
     """Train ``model`` in place on ``device``; returns the history, one dict per epoch.
 
-    Adam (fused), for a VAE a short linear warm-up, and a cosine learning-rate decay to zero over the run
+    Adam (fused), for the MLPs a start from the data's mean image and beta2 0.99
+    (:data:`~apcore.defaults.DATA_START`), for a VAE a short linear warm-up, and a cosine learning-rate decay to zero over the run
     (:func:`_schedule`: a lower loss in the same number of epochs than a constant rate); the
     forward pass in :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when
     ``should_stop()``.
@@ -142,11 +149,14 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
         torch.set_flush_denormal(True)
     images = training_images(config, data).to(device)
     model.to(device).train()
+    if config.family in DATA_START:
+        model.start_from(mean_image(images))
     n = len(images)
     batch = min(config.batch_size, n)
     steps = n // batch  # drop the ragged last batch: constant shapes, unbiased epoch means
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel for all tensors
+    betas = (0.9, ADAM_BETA2.get(config.family, 0.999))
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=betas, fused=True)  # one kernel for all tensors
     precision = autocast_dtype(device, config)
     log.info("training %s on %s in %s", config.describe(), device, precision or torch.float32)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs, WARMUP.get(config.family, 0.0)))

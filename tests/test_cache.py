@@ -119,7 +119,7 @@ def damage_format(path: Path) -> None:
 def damage_weights(path: Path) -> None:
     blob = torch.load(path, weights_only=True)
     state = dict(blob["state_dict"])
-    state.pop(next(iter(state)))
+    state.pop(next(k for k in state if k.endswith("weight")))
     torch.save({**blob, "state_dict": state}, path)
 
 

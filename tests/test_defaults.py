@@ -14,7 +14,7 @@ def no_override(monkeypatch):
 
 def test_budget_layers(no_override, monkeypatch):
     plain = defaults.default_config("ae-mlp", latent_dim=5)
-    assert (plain.epochs, plain.batch_size, plain.lr) == (4, 256, 2e-3)
+    assert (plain.epochs, plain.batch_size, plain.lr) == (3, 256, 2e-3)
     page = defaults.default_config("ae-mlp", {"epochs": 9, "batch_size": 64}, latent_dim=5)
     assert (page.epochs, page.batch_size, page.lr) == (9, 64, 2e-3)
     monkeypatch.setenv("APCORE_EPOCHS", "1")
@@ -27,12 +27,13 @@ def test_budget_layers(no_override, monkeypatch):
 
 def test_the_mlp_vae_budget_follows_its_layers(no_override):
     two, twenty = defaults.default_config("vae-mlp", latent_dim=2), defaults.default_config("vae-mlp", latent_dim=20)
-    assert (two.epochs, two.batch_size, two.lr) == (6, 128, 4e-3)         # 784-512-256-2
-    assert (twenty.epochs, twenty.batch_size, twenty.lr) == (6, 256, 1e-2)  # 784-400-20
+    assert (two.epochs, two.batch_size, two.lr) == (4, 256, 1e-2)         # 784-512-256-2
+    assert (twenty.epochs, twenty.batch_size, twenty.lr) == (5, 256, 1e-2)  # 784-400-20
     assert defaults.default_config("vae-mlp") == two                       # a config's own default code size
-    assert defaults.default_config("vae-mlp", latent_dim=3).batch_size == 256
-    assert defaults.default_config("vae-conv", latent_dim=2).batch_size == 128  # other families: one budget
-    assert defaults.default_config("vae-mlp", {"epochs": 9}, latent_dim=2).batch_size == 128  # a page's layer over it
+    assert defaults.default_config("vae-mlp", latent_dim=3).epochs == 5
+    assert defaults.default_config("vae-conv", latent_dim=2).epochs == 2   # other families: one budget
+    page = defaults.default_config("vae-mlp", {"epochs": 9, "batch_size": 64}, latent_dim=2)
+    assert (page.epochs, page.batch_size, page.lr) == (9, 64, 1e-2)        # a page's layer over it
     assert defaults.cluster_vae_config() == twenty
 
 
@@ -67,7 +68,7 @@ def test_the_conv_ae_trains_on_fewer_images_but_not_its_one_class_model(no_overr
 
 def test_denoiser_longer_and_clustering_budgets(no_override):
     mlp = defaults.denoiser_config("ae-mlp")
-    assert (mlp.latent_dim, mlp.noise, mlp.noise_level, mlp.epochs) == (32, "gaussian", 0.5, 4)
+    assert (mlp.latent_dim, mlp.noise, mlp.noise_level, mlp.epochs) == (32, "gaussian", 0.5, 3)
     assert defaults.denoiser_config("ae-fconv", "mask", 0.3, longer=True).epochs == 15
     ae = defaults.cluster_ae_config()
     assert (ae.latent_dim, ae.batch_size, ae.epochs) == (defaults.CLUSTER_LATENT, 128, 8)

@@ -265,3 +265,33 @@ def test_bce_per_image_under_bf16_autocast_stays_float32():
     expected = F.binary_cross_entropy_with_logits(logits.bfloat16().float(), target, reduction="none").flatten(1).sum(1)
     assert ours.dtype == torch.float32
     torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_start_from_centres_the_input_and_sets_the_output_bias(family, images):
+    model = build(family).eval()
+    before = model.embed(images).detach()
+    mean = images.mean(0)
+    model.start_from(mean)
+    # The encoder sees x - mean: the same code as the untouched model gives for x - mean.
+    reference = build(family).eval()
+    assert torch.allclose(model.embed(images), reference.embed(images - mean), atol=1e-5)
+    assert not torch.allclose(model.embed(images), before, atol=1e-3)
+    bias = model.decoder[-1].bias.detach()
+    p = mean.clamp(1e-3, 1 - 1e-3)
+    if bias.numel() == 784:  # an MLP: each pixel's own logit, so a zero code's last layer outputs the mean image
+        assert torch.allclose(torch.sigmoid(bias), p.flatten(), atol=1e-6)
+    else:  # a convolution's one output channel: the mean pixel's logit
+        assert torch.allclose(bias, torch.logit(p).mean().reshape(1), atol=1e-6)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_state_dict_from_before_input_mean_loads_as_the_model_it_was(family, images):
+    old = build(family, seed=3).eval()
+    state = {k: v for k, v in old.state_dict().items() if k != "input_mean"}
+    new = build(family, seed=4)
+    new.start_from(images.mean(0))  # whatever it held is replaced
+    new.load_state_dict(state)  # strict: no missing key
+    new.eval()
+    assert torch.count_nonzero(new.input_mean) == 0
+    assert torch.equal(new.reconstruct(images), old.reconstruct(images))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from apcore import models
+from apcore import defaults, models
 from apcore.cache import ModelStore
 from apcore.config import ModelConfig
 from apcore.data import load_dataset, to_float
@@ -17,7 +17,7 @@ from apcore.defaults import denoiser_config
 from apcore.explore import first_of_each_class
 from apcore.snapshots import (FRAMES, MAX_BYTES, MAX_CODE_DIMS, SAMPLE_SIZE, Frame, Snapshots, Snapshotter,
                               frame_points, replay_frames, sample_indices, snapshot_steps)
-from apcore.train import fit
+from apcore.train import fit, mean_image, training_images
 
 CPU = torch.device("cpu")
 F16_ATOL = 2e-3  # float16 keeps ~3 decimal digits; values here lie in [0, 1] or are small codes
@@ -104,6 +104,8 @@ def test_first_frame_is_the_freshly_initialised_model(trained_ae, mnist):
     _, trained, _ = trained_ae
     torch.manual_seed(trained.config.seed)  # as the store does before building
     fresh = models.build(trained.config).eval()
+    assert trained.config.family in defaults.DATA_START  # so it starts from its images' mean
+    fresh.start_from(mean_image(training_images(trained.config, mnist)))
     with torch.no_grad():
         recon = fresh.reconstruct(to_float(mnist.test_images[trained.snapshots.digits])).numpy()
     assert np.allclose(trained.snapshots.reconstructions[0], recon, atol=F16_ATOL)

@@ -7,7 +7,7 @@ import torch
 
 from apcore import defaults, models, train
 from apcore.config import ModelConfig
-from apcore.data import load_dataset
+from apcore.data import load_dataset, to_float
 from apcore.train import Cancelled, Progress, fit, pick_device, training_images
 
 CPU = torch.device("cpu")
@@ -254,3 +254,23 @@ def test_bf16_training_keeps_float32_weights_and_losses(mnist, monkeypatch):
     assert math.isfinite(history[0]["loss"]) and history[0]["kl"] > 0
     terms = model.loss(torch.rand(4, 1, 28, 28))
     assert all(v.dtype == torch.float32 for v in terms.values())
+
+
+def test_mean_image_is_the_float_images_mean(mnist):
+    images = mnist.train_images[:1000]
+    expected = to_float(images).double().mean(0)
+    assert train.mean_image(images).shape == (1, 28, 28)
+    assert torch.allclose(train.mean_image(images).double(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["ae-mlp", "vae-mlp", "ae-conv"])
+def test_fit_starts_the_mlps_from_their_training_images(family, mnist, monkeypatch):
+    config = tiny(family=family, normal_classes=(3,), latent_dim=4)
+    seen = []
+    monkeypatch.setattr(models.Autoencoder, "start_from", lambda self, mean: seen.append(mean))
+    trained(config, mnist)
+    if family in defaults.DATA_START:
+        assert len(seen) == 1  # the mean of the images it trains on: the normal class only
+        assert torch.equal(seen[0], train.mean_image(training_images(config, mnist)))
+    else:
+        assert seen == []

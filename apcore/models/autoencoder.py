@@ -105,6 +105,11 @@ class _BCEPerImage(torch.autograd.Function):
         return ((p - t) * grad[:, None]).view(ctx.shape), None
 
 
+def _zero_input_mean_if_absent(module, state_dict, prefix, *_):
+    """Load hook: a state dict saved before :attr:`Autoencoder.input_mean` existed takes it as zero."""
+    state_dict.setdefault(prefix + "input_mean", torch.zeros(IMAGE_SHAPE))
+
+
 def bce_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy summed over pixels: (B, 1, 28, 28) x 2 -> (B,), in float32 (logits
     computed under bfloat16 autocast are cast up: a sum over 784 pixels needs the precision).
@@ -116,7 +121,11 @@ class Autoencoder(nn.Module):
     """Shared behaviour of every model: encode -> code, decode -> image, named loss terms.
 
     ``latent_dim`` is the config's; ``code_size`` the length of the code vector ``encode`` returns
-    and ``decode`` takes (the same number except for the fully convolutional model)."""
+    and ``decode`` takes (the same number except for the fully convolutional model).
+
+    The encoder sees each image minus ``input_mean`` (a buffer, saved with the weights): zero
+    unless training started from the data (:meth:`start_from`). A checkpoint saved before the
+    buffer existed loads with it zero, which is the model it was."""
 
     is_vae = False
 
@@ -124,6 +133,23 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.code_size = code_size or latent_dim
+        self.register_buffer("input_mean", torch.zeros(IMAGE_SHAPE))
+        self.register_load_state_dict_pre_hook(_zero_input_mean_if_absent)
+
+    def start_from(self, mean_image: torch.Tensor) -> None:
+        """Start training from the data's mean image (1, 28, 28), in [0, 1]: the encoder sees each
+        image minus it (centred inputs), and the output layer's bias is the logit of each pixel's
+        mean (its channel's, for a convolution), so the first steps are not spent learning the
+        average digit (:data:`apcore.defaults.DATA_START`)."""
+        out = self.decoder[-1]
+        logit = torch.logit(mean_image.to(out.bias).clamp(1e-3, 1 - 1e-3))
+        with torch.no_grad():
+            self.input_mean.copy_(mean_image)
+            out.bias.copy_(logit.reshape(out.bias.shape) if out.bias.numel() == logit.numel() else logit.mean())
+
+    def centred(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder takes: ``x`` minus :attr:`input_mean`."""
+        return x - self.input_mean
 
     @property
     def device(self) -> torch.device:
@@ -133,7 +159,7 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) in [0, 1] -> (B, code_size)."""
-        return self.encoder(x)
+        return self.encoder(self.centred(x))
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """(B, code_size) -> (B, 1, 28, 28) logits."""
@@ -224,7 +250,7 @@ class FullyConvAutoencoder(Autoencoder):
         self.to(memory_format=torch.channels_last)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x.contiguous(memory_format=torch.channels_last))
+        return self.encoder(self.centred(x).contiguous(memory_format=torch.channels_last))
 
 
 def conv_bn(conv: nn.Module) -> tuple[nn.Module, ...]:
