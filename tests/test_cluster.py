@@ -37,6 +37,20 @@ def test_algorithms_recover_separated_blobs(blobs, algorithm):
     assert cluster_accuracy(y, labels) == 1.0
 
 
+def test_a_mixture_after_umap_keeps_the_likeliest_of_its_restarts():
+    """Ten tight blobs in 2-d (as UMAP makes) where one EM run from sklearn's k-means start merges
+    two of them: after UMAP the restarts find the clusters; without the manifold step, one run."""
+    rng = np.random.default_rng(11)
+    centres, sizes = rng.uniform(-12, 12, size=(10, 2)), rng.integers(30, 200, size=10)
+    y = np.repeat(np.arange(10), sizes)
+    x = (rng.normal(size=(len(y), 2)) * 0.6 + centres[y]).astype(np.float32)
+    assert cluster.GMM_RESTARTS > 1
+    after_umap = cluster.run(cluster.Pipeline("ae", "gmm", k=10, manifold="umap"), x, y)
+    assert after_umap.scores["cluster_acc"] == 1.0
+    assert cluster.run(cluster.Pipeline("ae", "gmm", k=10), x, y).scores["cluster_acc"] < 0.95
+    assert cluster.run(cluster.Pipeline("ae", k=10, manifold="umap"), x, y).scores["cluster_acc"] == 1.0
+
+
 def test_run_scores_the_pipeline(blobs):
     x, y = blobs
     res = cluster.run(cluster.Pipeline("pca", "kmeans", k=3), x, y)
@@ -306,6 +320,14 @@ def test_result_path_changes_with_what_the_result_depends_on(tmp_path):
         (cluster.Pipeline("ae"), "mnist", 100, "a" * 64),
         (p, "fashion-mnist", 100, "a" * 64), (p, "mnist", 99, "a" * 64), (p, "mnist", 100, "b" * 64)]}
     assert base not in others and len(others) == 6
+
+
+def test_result_path_of_a_mixture_after_umap_changes_with_its_restarts(tmp_path, monkeypatch):
+    pipelines = [cluster.Pipeline("ae", "gmm", manifold="umap"), cluster.Pipeline("ae", "gmm"), cluster.Pipeline("ae", manifold="umap")]
+    before = [cluster.result_path(tmp_path, q, "mnist", 100, "a" * 64) for q in pipelines]
+    monkeypatch.setattr(cluster, "GMM_RESTARTS", cluster.GMM_RESTARTS + 1)
+    after = [cluster.result_path(tmp_path, q, "mnist", 100, "a" * 64) for q in pipelines]
+    assert after[0] != before[0] and after[1:] == before[1:]
 
 
 def test_keep_page_view_keeps_the_default_rows_once(tmp_path, monkeypatch, fake_umap, counting_run):
