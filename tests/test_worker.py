@@ -229,6 +229,24 @@ def test_a_job_is_done_only_once_its_view_is_kept(monkeypatch):
     assert order == ["trained", f"derived {config.key}", "done"]
 
 
+@pytest.mark.parametrize("latent, first", [(20, True), (2, False)])
+def test_the_vae_pages_2d_model_is_announced_before_its_clustering_view(monkeypatch, latent, first):
+    from apcore import defaults, worker
+
+    config = defaults.default_config("vae-mlp", latent_dim=latent)  # the VAE page's model at either size
+    assert "clustering" in defaults.pages_using(config) and "vae" in defaults.pages_using(config)
+    order = []
+
+    class Store:
+        def get_or_train(self, c, *args):
+            return made(c)
+
+    monkeypatch.setattr(worker, "derive", lambda store, trained: order.append("derived"))
+    worker._run_job(Store(), lambda m: order.append(m["event"]), {"job": 1, "config": config.to_dict()}, set())
+    assert order == (["derived", "done"] if first else ["done", "derived"])
+    assert worker.derive_first(defaults.cluster_ae_config(10))  # a size only the clustering page shows
+
+
 def test_warm_up_runs_a_few_steps_of_every_page_default_and_stops_for_a_job(monkeypatch):
     import queue
     import types
