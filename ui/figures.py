@@ -39,7 +39,8 @@ def loss_curves(rows: list[dict], terms: list[str] | None = None, x: str = "epoc
     for term in terms:
         fig.add_scatter(x=[r[x] for r in rows], y=[r.get(term) for r in rows], mode="lines+markers" if len(rows) < 30 else "lines",
                         name=TERM_NAMES.get(term, term))
-    fig.update_xaxes(title=x)
+    whole = all(float(r[x]).is_integer() for r in rows)
+    fig.update_xaxes(title=x, dtick=1 if whole and len(rows) <= 20 else None)  # epochs 1, 2, 3: no "1.5"
     fig.update_yaxes(title="per image", rangemode="tozero" if "kl" in terms else "normal")
     return layout(fig, title)
 

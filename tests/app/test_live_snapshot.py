@@ -149,3 +149,10 @@ def test_the_lecturers_tab_waits_out_the_last_moments_of_a_training(monkeypatch)
     start = time.monotonic()
     assert not training._ended_soon(job)
     assert 0.65 <= time.monotonic() - start < 1.5
+
+
+def test_the_loss_per_epoch_has_a_tick_per_epoch_and_the_replays_fractions_do_not():
+    per_epoch = [{"epoch": e, "recon": 150.0 - e, "kl": 6.0} for e in (1, 2, 3, 4)]
+    assert figures.loss_curves(per_epoch, ["recon", "kl"]).layout.xaxis.dtick == 1
+    snapshots = [{"epoch": e, "recon": 150.0 - e} for e in (0.0, 0.01, 0.1, 1.0, 4.0)]
+    assert figures.loss_curves(snapshots, ["recon"]).layout.xaxis.dtick is None
