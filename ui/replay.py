@@ -15,6 +15,7 @@ import streamlit as st
 import torch
 
 from apcore.cache import TrainedModel
+from apcore.defaults import DATA_START
 from apcore.snapshots import ReplayView, Snapshots, replay_frames
 
 from . import figures, images
@@ -80,8 +81,10 @@ def show(trained: TrainedModel, class_names, prefix: str, terms: list[str]) -> N
     if s is None:
         st.info(NO_REPLAY, icon=":material/history:")
         return
+    start = (" (an MLP starts from the data: roughly the average digit, whatever the input)"
+             if trained.config.family in DATA_START else "")
     st.markdown("Snapshots of the model at log-spaced steps of its training, from the **untrained** "
-                "model (step 0) on: early steps change it most. Press **Play**, or drag the slider.")
+                f"model (step 0{start}) on: early steps change it most. Press **Play**, or drag the slider.")
     st.plotly_chart(_animation(trained.config.key, trained, tuple(class_names)), key=f"{prefix}_replay")
     i = st.select_slider("Snapshot", range(len(s)), value=len(s) - 1, format_func=lambda i: frame_label(s, i),
                          key=f"{prefix}_replay_frame")

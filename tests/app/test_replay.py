@@ -24,6 +24,7 @@ def test_replay_tab_animates_the_codes_of_a_fresh_model(page, tabs, terms):
     assert anim["layout"]["sliders"][0]["steps"] and anim["layout"]["updatemenus"]  # slider, play button
     assert anim["layout"]["xaxis"]["range"] and anim["layout"]["yaxis"]["range"]    # the same axes throughout
     assert {t["name"] for t in loss["data"]} == terms
+    assert any("average digit" in m.value for m in at.markdown)                   # an MLP's step 0, said
     assert sum(el.type == "image" for el in elements(at.main)) == 2                 # digits, reconstructions
     assert at.select_slider(key=f"{'ae' if page == 'autoencoder' else 'vae'}_replay_frame").value == len(frames) - 1
 
