@@ -199,8 +199,9 @@ def derive_first(config: ModelConfig) -> bool:
     """Whether a job keeps its model's clustering view (:func:`derive`) before it announces the
     model: for the clustering page's own models (its code size, or a model no other page shows), so
     that the clustering page's Retrain shows its table at once. A model that another page shows at
-    another code size (the VAE page's 2-D VAE, the clustering page's only at latent 2) is announced
-    first and its view kept after: measured, the VAE page's Retrain waited 6.4 s more for it."""
+    another code size (the VAE page's 2-D VAE, which the clustering page shows only when set to a
+    2-D code) is announced first and its view kept after: the VAE page's Retrain waited 6.4 s more
+    for it (measured in Chromium, 17.4 s from the press to every view drawn, now 10.3 s)."""
     from .defaults import CLUSTER_LATENT, pages_using
 
     pages = pages_using(config)
@@ -210,10 +211,10 @@ def derive_first(config: ModelConfig) -> bool:
 def derive(store, trained) -> None:
     """What a page would otherwise compute from a new model on its first visit, kept beside the
     checkpoint (before or just after the model is announced: :func:`derive_first`), here at the
-    worker's lower priority rather than in
-    the server every tab waits on: for a model the clustering page shows, its table rows (k-means
-    of its codes, with and without UMAP) and the UMAP embedding. A failure here (umap-learn
-    missing, a read-only folder) leaves the page to compute them; the model itself is done."""
+    worker's lower priority rather than in the server every tab waits on: for a model the
+    clustering page shows, its table rows (k-means of its codes, with and without UMAP) and the
+    UMAP embedding. A failure here (umap-learn missing, a read-only folder) leaves the page to
+    compute them; the model itself is done."""
     from .defaults import pages_using
 
     if "clustering" not in pages_using(trained.config):

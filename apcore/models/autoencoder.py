@@ -139,8 +139,8 @@ class Autoencoder(nn.Module):
     def start_from(self, mean_image: torch.Tensor) -> None:
         """Start training from the data's mean image (1, 28, 28), in [0, 1]: the encoder sees each
         image minus it (centred inputs), and the output layer's bias is the logit of each pixel's
-        mean (its channel's, for a convolution), so the first steps are not spent learning the
-        average digit (:data:`apcore.defaults.DATA_START`)."""
+        mean (a convolution's one bias: the mean of those logits), so the first steps are not spent
+        learning the average digit (:data:`apcore.defaults.DATA_START`)."""
         out = self.decoder[-1]
         logit = torch.logit(mean_image.to(out.bias).clamp(1e-3, 1 - 1e-3))
         with torch.no_grad():
