@@ -81,10 +81,10 @@ def show(trained: TrainedModel, class_names, prefix: str, terms: list[str]) -> N
     if s is None:
         st.info(NO_REPLAY, icon=":material/history:")
         return
-    start = (" (an MLP starts from the data: roughly the average digit, whatever the input)"
+    start = (" An MLP starts from the data: at step 0 it draws roughly the average digit, whatever the input."
              if trained.config.family in DATA_START else "")
     st.markdown("Snapshots of the model at log-spaced steps of its training, from the **untrained** "
-                f"model (step 0{start}) on: early steps change it most. Press **Play**, or drag the slider.")
+                f"model (step 0) on: early steps change it most.{start} Press **Play**, or drag the slider.")
     st.plotly_chart(_animation(trained.config.key, trained, tuple(class_names)), key=f"{prefix}_replay")
     i = st.select_slider("Snapshot", range(len(s)), value=len(s) - 1, format_func=lambda i: frame_label(s, i),
                          key=f"{prefix}_replay_frame")
