@@ -9,11 +9,18 @@ import os
 
 # OpenMP threads that wait at a barrier spin (GNU libgomp: ~300,000 times) before sleeping. When
 # another process wants the same cores (the app's server, a browser, a second training) a spinning
-# thread takes the core from the thread it waits for, and a training step on 2 cores measured 8-25x
-# slower (ae-mlp at batch 256: 12 ms alone; 93-330 ms beside another process). With 1,000 spins:
-# 12 ms alone, 26-37 ms beside it. libgomp reads this when torch first loads, so it is set here,
-# before any apcore module imports torch; a value already in the environment is left as it is.
-os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+# thread takes the core from the thread it waits for: a 2-thread step of the MLP AE at batch 256
+# went from 12 ms alone to 93-330 ms beside a busy process (AMD EPYC; 6.9 -> 265-490 ms on an Intel
+# Xeon). Too few spins cost the other way: a thread that went to sleep between two of a step's
+# parallel regions must be woken for the next, and on the Intel Xeon (a VM: a wake-up is slow) at
+# 1,000 spins the step took 11.1 ms alone, slower than one thread (8.2 ms). Measured there, alone /
+# beside a busy process (ms): 1,000 spins 11.1 / 11.6, 2,000 9.2 / 14.4, 5,000 7.1 / 20.1, 10,000
+# 7.4 / 28.7; every page default trained 1.4x faster at 5,000 than at 1,000 (bench/train_defaults.py:
+# the 14 in 140 s against 200 s). The worker gives a core back while another process wants it
+# (apcore.cores), so it does not pay the busy figure. libgomp reads this when torch first loads, so
+# it is set here, before any apcore module imports torch; a value already in the environment is
+# left as it is.
+os.environ.setdefault("GOMP_SPINCOUNT", "5000")
 
 from .config import ConfigError, ModelConfig  # noqa: E402
 

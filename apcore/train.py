@@ -20,6 +20,7 @@ import torch
 
 from . import models
 from .config import ModelConfig
+from .cores import CoreShare
 from .data import Dataset, corrupt, to_float
 from .defaults import ADAM_BETA2, DATA_START, WARMUP, bf16_eligible
 
@@ -139,6 +140,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
     it asks for; it must leave the model as it found it (mode, weights, random state).
+    In a process that shares its cores (the worker: :func:`apcore.cores.share_with_others`), the
+    training runs one torch thread fewer while other processes want a core (:class:`CoreShare`).
 
     On the CPU this turns on flush-to-zero for denormal floats **for the whole process** and
     leaves it on (torch has no way to read the flag back, so it cannot be restored). Adam's
@@ -167,29 +170,33 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     if 0 in snapshot_at:
         on_snapshot(0)
     done = 0  # optimiser steps over all epochs
-    for epoch in range(1, config.epochs + 1):
-        t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=generator, device=device)
-        sums: dict[str, torch.Tensor] = {}
-        for step in range(1, steps + 1):
-            if should_stop is not None and should_stop():
-                raise Cancelled()
-            clean = to_float(images[perm[(step - 1) * batch: step * batch]])
-            x = corrupt(clean, config.noise, config.noise_level, generator) if config.is_denoising else clean
-            with torch.autocast(device.type, dtype=precision or torch.float32, enabled=precision is not None):
-                terms = model.loss(x, clean, generator)
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            opt.step()
-            sched.step()
-            done += 1
-            if done in snapshot_at:
-                on_snapshot(done)
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0) + v.detach()
-            report(epoch, step, sums)
-        history.append(_epoch_row(epoch, sums, steps, t0))
-        log.info("epoch %d/%d %s", epoch, config.epochs, history[-1])
+    with CoreShare(on=None if device.type == "cpu" else False) as share:  # the worker's: one thread fewer while others want a core
+        for epoch in range(1, config.epochs + 1):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, generator=generator, device=device)
+            sums: dict[str, torch.Tensor] = {}
+            for step in range(1, steps + 1):
+                if should_stop is not None and should_stop():
+                    raise Cancelled()
+                clean = to_float(images[perm[(step - 1) * batch: step * batch]])
+                x = corrupt(clean, config.noise, config.noise_level, generator) if config.is_denoising else clean
+                with torch.autocast(device.type, dtype=precision or torch.float32, enabled=precision is not None):
+                    terms = model.loss(x, clean, generator)
+                opt.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                opt.step()
+                sched.step()
+                done += 1
+                share.step()
+                if done in snapshot_at:
+                    on_snapshot(done)
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0) + v.detach()
+                report(epoch, step, sums)
+            history.append(_epoch_row(epoch, sums, steps, t0))
+            log.info("epoch %d/%d %s", epoch, config.epochs, history[-1])
+    if share.switches:
+        log.info("torch threads changed %d times while other processes wanted a core", share.switches)
     model.eval()
     return history
 

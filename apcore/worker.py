@@ -300,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=_read_commands, args=(conn, jobs, cancelled), daemon=True).start()
 
     from .cache import ModelStore  # torch loads here, after the server can already talk to us
+    from .cores import share_with_others
+
+    share_with_others()  # beside the server and the lecturer's browser: a core back when they want it
 
     store = ModelStore(args.checkpoints, device=args.device, max_in_memory=1,
                        write_guard=lambda: os.getppid() == args.parent)
