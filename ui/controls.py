@@ -5,23 +5,22 @@ from __future__ import annotations
 import streamlit as st
 
 from apcore.config import ARCHITECTURES, MAX_LATENT, MIN_LATENT
-from apcore.defaults import LATENT
+from apcore.defaults import LATENT, pages_using
 
 from . import state
 from .resources import store
 
 ARCHS = ("mlp", "conv")  # the page's family is f"{page}-{arch}"
+PAGES = {"ae": "autoencoder", "vae": "vae"}  # widget prefix -> the page in apcore.defaults.PAGE_MODELS
 BETAS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def trained_latents(family: str, dataset: str) -> set[int]:
-    """Latent sizes with a cached plain model of ``family`` on ``dataset``."""
-    out = set()
-    for s in store().summaries():
-        c = s["config"]
-        if c["family"] == family and c["dataset"] == dataset and c["noise"] == "none" and not c["normal_classes"]:
-            out.add(c["latent_dim"])
-    return out
+def trained_latents(page: str, family: str, dataset: str) -> set[int]:
+    """Latent sizes at which ``page`` (a key of :data:`apcore.defaults.PAGE_MODELS`) has a cached
+    model of ``family`` on ``dataset``: its own budget, not another page's model of that size (the
+    clustering page's 20-d AE would show here as trained, and then train when picked)."""
+    return {c.latent_dim for c in store().configs_on_disk()
+            if c.family == family and c.dataset == dataset and page in pages_using(c)}
 
 
 def architecture(page: str) -> str:
@@ -38,7 +37,7 @@ def latent_size(page: str, family: str, dataset: str, default: int = LATENT) -> 
     sizes = range(MIN_LATENT, MAX_LATENT + 1)
     latent = st.select_slider("Latent size", options=list(sizes), **state.linked(f"{page}_latent", "latent", default, sizes),
                               help="Sizes already trained appear at once; others train on demand (about 20 s on a CPU).")
-    done = sorted(trained_latents(family, dataset))
+    done = sorted(trained_latents(PAGES[page], family, dataset))
     st.caption("Trained: " + (", ".join(f"**{d}**" for d in done) if done else "none yet"))
     return latent
 

@@ -86,6 +86,24 @@ def test_latent_change_and_retrain_reach_new_models():
     assert "ae-mlp, latent 5" in panel_text(at) and "seed 1" in panel_text(at)
 
 
+def test_another_pages_model_of_a_size_is_not_listed_as_trained():
+    """The clustering page's AE (its own budget) at a size: not "trained" here, since picking that
+    size would train the autoencoder page's own model; once that exists, it is."""
+    import os
+
+    from apcore.cache import ModelStore
+    from apcore.defaults import cluster_ae_config, pages_using
+
+    clustering = cluster_ae_config(latent_dim=23)
+    assert pages_using(clustering) == ["clustering"]
+    ModelStore(os.environ["APCORE_CHECKPOINT_DIR"]).get_or_train(clustering)
+    at = run_until_trained(page_test("autoencoder"))
+    assert "**23**" not in trained_caption(at)
+    at.select_slider(key="ae_latent").set_value(23)
+    at = run_until_trained(at)
+    assert "ae-mlp, latent 23" in panel_text(at) and "**23**" in trained_caption(at)
+
+
 def seed(at) -> int:
     return int(re.search(r"ae-mlp, latent 2, mnist\*\* · .* · seed (\d+)", panel_text(at)).group(1))
 
