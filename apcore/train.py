@@ -170,7 +170,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     if 0 in snapshot_at:
         on_snapshot(0)
     done = 0  # optimiser steps over all epochs
-    with CoreShare(on=None if device.type == "cpu" else False) as share:  # the worker's: one thread fewer while others want a core
+    sharing = None if device.type == "cpu" else False  # CPU threads only; on where the process asks
+    with CoreShare(on=sharing) as share:
         for epoch in range(1, config.epochs + 1):
             t0 = time.perf_counter()
             perm = torch.randperm(n, generator=generator, device=device)
