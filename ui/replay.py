@@ -50,7 +50,7 @@ def animation(view: ReplayView, snapshots: Snapshots, class_names, title: str) -
         updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.12, xanchor="left", yanchor="top",
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                    dict(label="❚❚ Pause", method="animate", args=[[None], still])])],
-        sliders=[dict(active=0, x=0.2, len=0.8, y=-0.08, yanchor="top", currentvalue=dict(prefix=""),
+        sliders=[dict(active=0, x=0.25, len=0.75, y=-0.08, yanchor="top", currentvalue=dict(prefix="", xanchor="right"),
                       steps=[dict(label=n.split(" · ")[0], method="animate", args=[[n], still]) for n in names])],
     )
     fig.update_xaxes(title=view.axis_titles[0], range=list(view.x_range), autorange=False)
