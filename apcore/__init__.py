@@ -15,11 +15,11 @@ import os
 # parallel regions must be woken for the next, and on the Intel Xeon (a VM: a wake-up is slow) at
 # 1,000 spins the step took 11.1 ms alone, slower than one thread (8.2 ms). Measured there, alone /
 # beside a busy process (ms): 1,000 spins 11.1 / 11.6, 2,000 9.2 / 14.4, 5,000 7.1 / 20.1, 10,000
-# 7.4 / 28.7; the page defaults trained 1.2-1.4x faster at 5,000 than at 1,000 (bench/train_defaults.py:
-# the 14 in 140-166 s over three runs against 200 s). The worker gives a core back while another process wants it
-# (apcore.cores), so it does not pay the busy figure. libgomp reads this when torch first loads, so
-# it is set here, before any apcore module imports torch; a value already in the environment is
-# left as it is.
+# 7.4 / 28.7; the page defaults trained 1.2-1.4x faster at 5,000 than at 1,000
+# (bench/train_defaults.py: the 14 in 140-166 s over three runs against 200 s). The worker gives a
+# core back while another process wants it (apcore.cores), so it does not pay the busy figure.
+# libgomp reads this when torch first loads, so it is set here, before any apcore module imports
+# torch; a value already in the environment is left as it is.
 os.environ.setdefault("GOMP_SPINCOUNT", "5000")
 
 from .config import ConfigError, ModelConfig  # noqa: E402
