@@ -201,7 +201,9 @@ class ModelStore:
             return None
 
     def _read(self, path: Path, config: ModelConfig) -> TrainedModel:
-        blob = torch.load(path, map_location=self.device, weights_only=True)
+        # Onto the CPU whatever the store's device: the replay's arrays become NumPy (a GPU store
+        # lost every replay read from disk); the model moves to the device below.
+        blob = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(blob, dict) or blob.get("format_version") not in READABLE_VERSIONS:
             raise CheckpointError(f"format version {blob.get('format_version') if isinstance(blob, dict) else '?'}")
         stored = ModelConfig.from_dict(blob["config"])

@@ -66,6 +66,21 @@ def test_round_trip(tmp_path, fits):
     assert torch.equal(first.model.reconstruct(x), again.model.reconstruct(x))
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_read_back_on_its_device_with_its_replay(tmp_path, device):
+    # A GPU store read its checkpoints onto the GPU, replay included, whose arrays then failed to
+    # become NumPy: every model loaded from disk had lost its training replay (seen on an H200).
+    config = tiny(family="vae-mlp")
+    first = ModelStore(root=tmp_path, device=device).get_or_train(config)
+    again = ModelStore(root=tmp_path, device=device).get_or_train(config)
+    assert again.cached is True and again.model.device.type == device and same_weights(first.model, again.model)
+    assert again.snapshots is not None and len(again.snapshots) == len(first.snapshots)
+    assert (again.snapshots.codes == first.snapshots.codes).all()
+
+
 def test_memory_then_disk(tmp_path, fits):
     store = store_at(tmp_path)
     config = tiny()
