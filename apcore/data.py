@@ -78,15 +78,17 @@ def _file_in(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def find_dataset_dir(name: str) -> Path:
-    """The first folder holding all four IDX files of ``name``; download as a last resort."""
+def find_dataset_dir(name: str, download: bool = True) -> Path:
+    """The first folder holding all four IDX files of ``name``; download as a last resort (never
+    with ``download`` false: what a page uses without being asked for, it must not wait for a
+    network, nor for torchvision's import: 1.3 s)."""
     if name not in CLASS_NAMES:
         raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(CLASS_NAMES)}")
     tried = candidate_dirs(name)
     for folder in tried:
         if all(_file_in(folder, stem) for stem in FILES.values()):
             return folder
-    if name == "fashion-mnist":
+    if name == "fashion-mnist" and download:
         folder = _download_fashion(DATA_DIR / name)
         if folder is not None:
             return folder
@@ -179,9 +181,10 @@ def _load_cached(name: str, folder: str) -> Dataset:
     return Dataset(name=name, **arrays)
 
 
-def load_dataset(name: str) -> Dataset:
-    """The data set ``name`` as uint8 tensors, read from disk once per process (thread-safe)."""
-    folder = find_dataset_dir(name)
+def load_dataset(name: str, download: bool = True) -> Dataset:
+    """The data set ``name`` as uint8 tensors, read from disk once per process (thread-safe);
+    ``download``: as :func:`find_dataset_dir`."""
+    folder = find_dataset_dir(name, download)
     with _load_lock:
         return _load_cached(name, str(folder))
 

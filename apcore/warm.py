@@ -76,6 +76,20 @@ def _keep_view(root: str, device: str, dataset: str, config: dict | None) -> flo
     return time.perf_counter() - begin
 
 
+def fetch_datasets() -> None:
+    """Every data set the sidebar offers on disk before class: found, or downloaded if this machine
+    is online. Pages never download what they use unasked (the anomaly page's Fashion-MNIST
+    group: :func:`apcore.data.find_dataset_dir`), so this is where it arrives. A line each."""
+    from .config import DATASETS, DataError
+    from .data import find_dataset_dir
+
+    for name in DATASETS:
+        try:
+            print(f"{name}: {find_dataset_dir(name)}", flush=True)
+        except DataError as exc:
+            print(f"{name}: not available, the pages go on without it ({exc})", flush=True)
+
+
 def run(device: str = "auto", jobs: int | None = None) -> None:
     """Train every page default not on disk yet and keep the clustering page's view of them, in a
     pool of :func:`jobs_and_threads` processes. A line of output per step."""
@@ -86,6 +100,7 @@ def run(device: str = "auto", jobs: int | None = None) -> None:
     from .cache import ModelStore
 
     start = time.perf_counter()
+    fetch_datasets()
     store = ModelStore(device=device)
     root, kind = str(store.root), store.device.type
     configs = warm_list()

@@ -208,6 +208,7 @@ def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_
     first = subprocess.run([sys.executable, "-m", "apcore", "warm", "--device", "cpu"], cwd=ROOT, env=env,
                            text=True, capture_output=True, timeout=600)
     assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("mnist: ") and "\nfashion-mnist: " in first.stdout  # the data sets first
     with pytest.MonkeyPatch.context() as mp:  # the configs as that process saw them
         for k in ("APCORE_EPOCHS", "APCORE_TRAIN_LIMIT"):
             mp.setenv(k, env[k])
@@ -222,6 +223,26 @@ def test_warm_trains_every_page_default_and_keeps_the_clustering_embeddings(tmp_
     again = subprocess.run([sys.executable, "-m", "apcore", "warm", "--device", "cpu"], cwd=ROOT, env=env,
                            text=True, capture_output=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count(": cached") == len(configs)
+
+
+def test_warm_fetches_every_data_set_or_says_why_not(monkeypatch, capsys, tmp_path):
+    from apcore import data, warm
+    from apcore.config import DataError
+
+    asked = []
+
+    def find(name, download=True):
+        asked.append((name, download))
+        if name == "fashion-mnist":
+            raise DataError("fashion-mnist not found (offline)")
+        return tmp_path / name
+
+    monkeypatch.setattr(data, "find_dataset_dir", find)
+    warm.fetch_datasets()
+    out = capsys.readouterr().out.splitlines()
+    assert asked == [("mnist", True), ("fashion-mnist", True)]  # downloads allowed: before class, by hand
+    assert out == [f"mnist: {tmp_path / 'mnist'}",
+                   "fashion-mnist: not available, the pages go on without it (fashion-mnist not found (offline))"]
 
 
 def test_warm_shares_the_cores_and_starts_with_the_longest_training(monkeypatch):

@@ -142,6 +142,19 @@ def test_mnist_nowhere_never_downloads(tmp_path, monkeypatch):
         find_dataset_dir("mnist")
 
 
+def test_fashion_not_downloaded_unless_asked_for(tmp_path, monkeypatch):
+    # What a page uses without being asked (the anomaly page's out-of-distribution group) waits
+    # for no network: the same clear error, no download tried.
+    monkeypatch.setenv("APCORE_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path / "repo-data")
+    monkeypatch.setattr(data, "candidate_dirs", lambda name: [tmp_path / "env" / name])
+    monkeypatch.setattr(data, "_download_fashion", lambda target: pytest.fail("download attempted"))
+    with pytest.raises(DataError, match="fashion-mnist not found"):
+        find_dataset_dir("fashion-mnist", download=False)
+    with pytest.raises(DataError, match="fashion-mnist not found"):
+        load_dataset("fashion-mnist", download=False)
+
+
 def test_failed_download_returns_none(tmp_path, monkeypatch, caplog):
     datasets = pytest.importorskip("torchvision.datasets")
 

@@ -55,9 +55,9 @@ def _scores(key: str, measure: str, dataset_name: str, _trained: TrainedModel) -
     extra = {NOISE: anomaly.noise_images(NOISE_COUNT)}
     other = OTHER[dataset_name]
     try:
-        extra[OTHER_LABEL[dataset_name]] = load_dataset(other).test_images[:OOD_COUNT]
-    except DataError:
-        pass  # the other data set is not on this server: the histogram shows one group fewer
+        extra[OTHER_LABEL[dataset_name]] = load_dataset(other, download=False).test_images[:OOD_COUNT]
+    except DataError:  # not on this server (``python -m apcore warm`` fetches it when online; no
+        pass  # download in the middle of a page): the histogram shows one group fewer
     test = anomaly.score_test_set(_trained.model, _trained.config, data, extra, measure)
     groups = {NORMAL: test.scores[test.normal], HELD_OUT: test.scores[~test.normal], **test.extra}
     everything = np.concatenate(list(groups.values()))

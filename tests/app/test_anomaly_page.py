@@ -32,6 +32,20 @@ def test_anomaly_page_trains_scores_and_threshold_moves_metrics():
     assert "normal" in names and "held-out" in names and "pure noise" in names
 
 
+def test_anomaly_page_never_downloads_the_other_data_set(monkeypatch):
+    # Fashion-MNIST absent: the page draws without it and tries no download (a download, or
+    # torchvision's import, in the middle of a page's first visit; python -m apcore warm fetches it).
+    from apcore import data
+
+    monkeypatch.setattr(data, "candidate_dirs", lambda name: [] if name == "fashion-mnist" else [data.DATA_DIR / name])
+    downloads = []
+    monkeypatch.setattr(data, "_download_fashion", lambda target: downloads.append(target))
+    at = run_until_trained(page_test("anomaly"))
+    assert not at.exception and downloads == []
+    names = " ".join(t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"])
+    assert "normal" in names and "pure noise" in names and "Fashion" not in names
+
+
 def test_anomaly_page_needs_a_normal_class():
     at = run_until_trained(page_test("anomaly"))
     at.multiselect(key="anomaly_normal").set_value([]).run()
