@@ -274,3 +274,69 @@ def test_fit_starts_the_mlps_from_their_training_images(family, mnist, monkeypat
         assert torch.equal(seen[0], train.mean_image(training_images(config, mnist)))
     else:
         assert seen == []
+
+
+# -- on a GPU: captured CUDA graphs (train._fit_graphed) --------------------------------------------
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
+
+
+@pytest.mark.parametrize("total, warmup", [(100, 0.05), (37, 0.0), (1407, 0.05), (3, 0.5)])
+def test_device_schedule_is_the_schedule(total, warmup):
+    on_host, on_device = train._schedule(total, warmup), train._device_schedule(total, warmup)
+    for t in range(total + 1):
+        assert float(on_device(torch.tensor(float(t)))) == pytest.approx(on_host(t), abs=1e-6)
+
+
+@pytest.mark.parametrize("steps, k", [(468, 26), (234, 26), (23, 23), (37, 1), (4, 4), (750, 30), (1, 1)])
+def test_steps_per_graph_divides_the_epoch(steps, k):
+    assert train.steps_per_graph(steps) == k and steps % k == 0
+
+
+def test_graph_chunks_stop_at_every_snapshot_step():
+    from apcore.snapshots import snapshot_steps
+
+    steps, epochs, k = 234, 3, 26
+    wanted = snapshot_steps(steps * epochs)
+    done, ends = 0, set()
+    for _ in range(epochs):
+        sizes = list(train.graph_chunks(steps, k, done, wanted))
+        assert sum(sizes) == steps and set(sizes) <= {1, k}
+        for size in sizes:
+            done += size
+            ends.add(done)
+    assert set(wanted) - {0} <= ends  # every snapshot step is the end of a chunk
+    singles = sum(size == 1 for size in train.graph_chunks(steps, k, 0, wanted))
+    assert singles < len(wanted) * k  # at most k - 1 before each snapshot step
+    assert list(train.graph_chunks(steps, k, 0, [])) == [k] * (steps // k)
+
+
+@GPU
+def test_fit_on_a_gpu_replays_graphs_learns_and_snapshots(mnist, caplog, monkeypatch):
+    monkeypatch.delenv("APCORE_CUDA_GRAPHS", raising=False)
+    gpu = torch.device("cuda")
+    config = tiny(family="vae-mlp", epochs=3, train_limit=640, batch_size=64)  # 10 steps an epoch
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(config.seed)
+        model = models.build(config)
+        hook = RecordingHook(model, lambda total: [0, 1, 4, 15, total])
+        with caplog.at_level("INFO", logger=train.__name__):
+            history = fit(model, config, mnist, gpu, on_snapshot=hook)
+        runs.append(model)
+        assert "CUDA graphs of 10 steps" in caplog.text and "without graphs" not in caplog.text  # no fallback
+        assert [row["epoch"] for row in history] == [1, 2, 3] and history[-1]["loss"] < history[0]["loss"]
+        assert [step for step, _, _ in hook.calls] == [0, 1, 4, 15, 30]
+        assert torch.equal(hook.calls[-1][2], next(model.parameters()))
+    for p, q in zip(runs[0].state_dict().values(), runs[1].state_dict().values()):
+        assert torch.equal(p, q)  # a seed trains the same weights each time
+    stop = iter([False] + [True] * 100)  # asked before each replay: here one per epoch (10-step graphs)
+    with pytest.raises(Cancelled):
+        fit(models.build(config), config, mnist, gpu, should_stop=lambda: next(stop))
+
+
+@GPU
+def test_graphs_can_be_turned_off(mnist, caplog, monkeypatch):
+    monkeypatch.setenv("APCORE_CUDA_GRAPHS", "0")
+    with caplog.at_level("INFO", logger=train.__name__):
+        fit(models.build(tiny()), tiny(), mnist, torch.device("cuda"))
+    assert "CUDA graphs" not in caplog.text and "training" in caplog.text
