@@ -12,7 +12,7 @@ import sys
 import time
 
 from .config import DATASETS, FAMILIES, NOISES, ConfigError, DataError, ModelConfig
-from .defaults import DENOISE_LEVEL, PAGE_MODELS, model_like, pages_using
+from .defaults import DENOISE_LEVEL, PAGE_MODELS, model_like, page_latent, pages_using
 
 # torch and scikit-learn load inside the commands: a mistyped argument answers at once.
 
@@ -38,7 +38,8 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     t = sub.add_parser("train", help="train a model (or load it from the cache)")
     t.add_argument("model", choices=FAMILIES)
-    t.add_argument("--latent-dim", type=int, default=2)
+    t.add_argument("--latent-dim", type=int,
+                   help="code size (ae-fconv: feature maps of 7x7); by default the page's (see --page)")
     t.add_argument("--dataset", choices=DATASETS, default="mnist")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
@@ -89,7 +90,10 @@ def config_from_args(args) -> ModelConfig:
     if args.noise_level is not None and args.noise is None:
         raise ConfigError("--noise-level needs --noise gaussian|salt-pepper|mask")
     level = args.noise_level if args.noise_level is not None else (DENOISE_LEVEL if args.noise else 0.0)
-    like = ModelConfig(family=args.model, latent_dim=args.latent_dim, dataset=args.dataset, beta=args.beta,
+    latent = args.latent_dim
+    if latent is None:
+        latent = page_latent(args.model, args.page, args.noise is not None, bool(args.normal_classes))
+    like = ModelConfig(family=args.model, latent_dim=latent, dataset=args.dataset, beta=args.beta,
                        noise=args.noise or "none", noise_level=level, normal_classes=args.normal_classes)
     config = model_like(like, args.page)
     chosen = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "train_limit") if getattr(args, k) is not None}

@@ -278,6 +278,20 @@ PAGE_MODELS: dict[str, Callable[[ModelConfig], list[ModelConfig]]] = {
 }
 
 
+def page_latent(family: str, page: str | None = None, denoising: bool = False, one_class: bool = False) -> int:
+    """The code size a page starts ``family`` at, the page chosen as :func:`model_like` does (the
+    command line's ``--latent-dim`` when not given): clustering :data:`CLUSTER_LATENT`, anomaly
+    :data:`ANOMALY_LATENT`, denoise :data:`DENOISERS`, else :data:`LATENT`."""
+    page = page or ("anomaly" if one_class else "denoise" if denoising else None)
+    if page == "clustering":
+        return CLUSTER_LATENT
+    if page == "anomaly":
+        return ANOMALY_LATENT
+    if page == "denoise":
+        return DENOISERS.get(family, LATENT)
+    return LATENT
+
+
 def model_like(like: ModelConfig, page: str | None = None) -> ModelConfig:
     """The model with ``like``'s family, latent size, data set, noise, normal classes and beta, as
     ``page`` trains it (its budget; ``like``'s own budget and seed are ignored). Without a page: as

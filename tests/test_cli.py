@@ -113,6 +113,16 @@ def test_the_command_line_trains_the_pages_models():
     assert chosen == page["anomaly"][0].replace(epochs=3, seed=2)
 
 
+def test_without_a_code_size_the_pages_own():
+    # python -m apcore train ae-fconv --noise gaussian was a 2-map code, not the denoising page's 8.
+    page = defaults.page_defaults()
+    assert config_of(["ae-fconv", "--noise", "gaussian", "--noise-level", "0.5"]) == page["denoise"][1]
+    assert config_of(["ae-mlp", "--noise", "gaussian"]) == page["denoise"][0]
+    assert config_of(["ae-mlp", "--normal-classes", "0"]) == page["anomaly"][0]
+    assert config_of(["ae-mlp", "--page", "clustering"]) == page["clustering"][0]
+    assert config_of(["vae-mlp"]) == page["vae"][0] and config_of(["ae-conv"]).latent_dim == defaults.LATENT
+
+
 def test_a_page_without_such_a_model_is_refused(capsys):
     from apcore.__main__ import main
 
