@@ -47,7 +47,9 @@ def test_follow_the_lecturer_through_every_page(browser, hall_url):
         presenter.get_by_role("link", name=link).first.click()
         presenter.get_by_role("heading", name=re.compile(title)).first.wait_for()
         settle(presenter)
-        follower.get_by_role("heading", name=re.compile(title)).first.wait_for(timeout=30_000)
+        # 60 s: the follower's rerun waits its turn on a 2-core machine loaded by the whole suite (a
+        # 30 s wait for the VAE page failed once so); the lag itself is bench/hall.py's to measure.
+        follower.get_by_role("heading", name=re.compile(title)).first.wait_for(timeout=60_000)
         settle(follower)
 
         sliders = presenter.locator('[data-testid="stMain"] [role="slider"]')
@@ -73,7 +75,7 @@ def test_follow_the_lecturer_through_every_page(browser, hall_url):
     follower.wait_for_timeout(2500)
     assert follower.get_by_role("heading", name=re.compile("Clustering")).count() == 1
     follower.get_by_role("button", name="Back to the lecturer").click()
-    follower.get_by_role("heading", name=re.compile("Autoencoder: the latent space")).first.wait_for(timeout=30_000)
+    follower.get_by_role("heading", name=re.compile("Autoencoder: the latent space")).first.wait_for(timeout=60_000)
 
     # The audience's Retrain is disabled, with the reason.
     settle(follower)
