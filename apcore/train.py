@@ -115,28 +115,24 @@ def autocast_dtype(device: torch.device, config: ModelConfig) -> torch.dtype | N
     return torch.bfloat16 if cpu_has_bf16() else None
 
 
-def _schedule(total_steps: int, warmup: float = 0.0):
-    """Linear warm-up over ``warmup`` of the steps, then a cosine decay to zero (a one-cycle shape
-    for the VAEs, whose larger learning rates need the warm-up: :data:`apcore.defaults.WARMUP`)."""
-    rise = round(warmup * total_steps)  # 0: the plain cosine
-
-    def factor(t: int) -> float:
-        if t < rise:
-            return (t + 1) / rise
-        return 0.5 * (1 + math.cos(math.pi * min(t - rise, total_steps - rise) / max(1, total_steps - rise)))
-    return factor
-
-
 def _device_schedule(total_steps: int, warmup: float = 0.0):
-    """:func:`_schedule` as tensor arithmetic (a step-count tensor in, a factor tensor out): what a
-    captured CUDA graph evaluates on the device after each optimiser step."""
-    rise = round(warmup * total_steps)
+    """The learning-rate factor after ``t`` optimiser steps, as tensor arithmetic (a step-count
+    tensor in, a factor tensor out: what a captured CUDA graph evaluates on the device): a linear
+    warm-up over ``warmup`` of the steps, then a cosine decay to zero (a one-cycle shape for the
+    VAEs, whose larger learning rates need the warm-up: :data:`apcore.defaults.WARMUP`)."""
+    rise = round(warmup * total_steps)  # 0: the plain cosine
     span = max(1, total_steps - rise)
 
     def factor(t: torch.Tensor) -> torch.Tensor:
         cosine = 0.5 * (1 + torch.cos(math.pi * torch.clamp(t - rise, max=total_steps - rise) / span))
         return torch.where(t < rise, (t + 1) / max(1, rise), cosine)
     return factor
+
+
+def _schedule(total_steps: int, warmup: float = 0.0):
+    """:func:`_device_schedule` for ``LambdaLR``: a step number in, a float out (float64)."""
+    factor = _device_schedule(total_steps, warmup)
+    return lambda t: float(factor(torch.tensor(float(t), dtype=torch.float64)))
 
 
 def cuda_graphs(device: torch.device) -> bool:
