@@ -44,7 +44,11 @@ def dataset() -> str:
 
     name = st.session_state.get(DATASET_KEY, "mnist")  # not set when a page runs alone (its AppTest)
     try:
-        find_dataset_dir(name)
+        try:
+            find_dataset_dir(name, download=False)
+        except DataError:  # not on disk: chosen here, so it may be downloaded, and the room sees why it waits
+            with st.spinner(f"{LABELS[name]} is not on this server: downloading it, if the server is online…"):
+                find_dataset_dir(name)
     except DataError as exc:
         st.error(f"{LABELS[name]} is not available on this server. {exc}")
         st.stop()

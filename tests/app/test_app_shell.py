@@ -145,3 +145,17 @@ def test_a_page_drawn_while_the_preload_imports_has_no_error(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     charts, errors = out.stdout.strip().splitlines()[-1].split(" ", 1)
     assert errors == "[]" and int(charts) > 0, out.stdout[-2000:]
+
+
+def test_a_data_set_not_on_disk_is_downloaded_once_when_chosen_else_explained(monkeypatch):
+    from apcore import data
+    from tests.app.conftest import page_test
+
+    monkeypatch.setattr(data, "candidate_dirs", lambda name: [] if name == "fashion-mnist" else [data.DATA_DIR / name])
+    downloads = []
+    monkeypatch.setattr(data, "_download_fashion", lambda target: downloads.append(target))  # offline
+    at = page_test("vae")
+    at.session_state["dataset"] = "fashion-mnist"
+    at.run()
+    assert not at.exception and len(downloads) == 1  # the sidebar's choice may download it: tried once
+    assert any(e.value.startswith("Fashion-MNIST is not available on this server") for e in at.error)
