@@ -281,10 +281,15 @@ GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here
 
 
 @pytest.mark.parametrize("total, warmup", [(100, 0.05), (37, 0.0), (1407, 0.05), (3, 0.5)])
-def test_device_schedule_is_the_schedule(total, warmup):
+def test_device_schedule_is_warm_up_then_cosine(total, warmup):
+    # What the graphs evaluate on the device (float32) and LambdaLR on the host (float64), against
+    # the formula: (t + 1) / rise over the warm-up, then 0.5 (1 + cos(pi (t - rise) / (total - rise))).
+    rise = round(warmup * total)
     on_host, on_device = train._schedule(total, warmup), train._device_schedule(total, warmup)
     for t in range(total + 1):
-        assert float(on_device(torch.tensor(float(t)))) == pytest.approx(on_host(t), abs=1e-6)
+        expected = (t + 1) / rise if t < rise else 0.5 * (1 + math.cos(math.pi * (t - rise) / (total - rise)))
+        assert on_host(t) == pytest.approx(expected, abs=1e-12)
+        assert float(on_device(torch.tensor(float(t)))) == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize("steps, k", [(468, 26), (234, 26), (23, 23), (37, 1), (4, 4), (750, 30), (1, 1)])
