@@ -35,18 +35,18 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log to $OUT/NAM
   tail -n 25 "$OUT/$name.log"
 }
 
-want() { [[ " $WANTED " == *" $1 "* ]]; }
-WANTED="$*"
-if [ -z "$WANTED" ] || want warm; then
+WANTED=" ${*:-warm core app graphs} "
+want() { [[ "$WANTED" == *" $1 "* ]]; }
+if want warm; then
   step warm 150 env APCORE_CHECKPOINT_DIR=/tmp/gpu_warm python3 -m apcore warm
 fi
-if [ -z "$WANTED" ] || want core; then
+if want core; then
   step core 150 python3 -m pytest -q -p no:cacheprovider -n 8 tests --ignore=tests/app --ignore=tests/e2e
 fi
-if [ -z "$WANTED" ] || want app; then
+if want app; then
   step app 220 python3 -m pytest -q -p no:cacheprovider -n 8 tests/app
 fi
-if [ -z "$WANTED" ] || want graphs; then
+if want graphs; then
   step graphs 120 python3 bench/gpu_train.py
   cp bench/results/gpu_train.md "$OUT/" 2>/dev/null
 fi
