@@ -24,7 +24,10 @@ import os
 # command line's training was 0.90x, but a Retrain watched by one tab 1.11x as long (7.9 -> 8.8 s)
 # and by eight tabs 1.18x (13.1 -> 15.5 s: 1.44x the command line, over issue 10's 1.3). 50,000 for
 # the worker alone (the server at 5,000; three runs each, one after the other): Retrain watched by one
-# tab 9.4 s against 7.1, by eight 14.7 against 12.3 (in a slower hour: the command line 13.4 s / 12.1).
+# tab 9.4 s against 7.1, by eight 14.7 against 12.3 (in a slower hour: the command line 13.4 s / 12.1);
+# 20,000 for the worker: 7.6 / 13.5 s against 7.0 / 9.9. Why spins matter alone: at 5,000 the second
+# thread falls asleep ~19 times in each optimiser step of the 20-d VAE (`perf stat -e context-switches`:
+# ~19,000 more over 1,000 steps; at libgomp's default none), at each stretch of one-threaded work.
 # libgomp reads this when torch first loads, so it is set here, before any apcore module imports
 # torch; a value already in the environment is left as it is.
 os.environ.setdefault("GOMP_SPINCOUNT", "5000")
