@@ -18,7 +18,7 @@ import os
 # 7.4 / 28.7; the page defaults trained 1.2-1.4x faster at 5,000 than at 1,000
 # (bench/train_defaults.py: the 14 in 140-166 s over three runs against 200 s). The worker gives a
 # core back while another process wants it (apcore.cores), so it does not pay the busy figure.
-# Alone, more spins are faster still: one epoch of the 20-d MLP VAE 1.67-1.79 s at 5,000, 1.44-1.51 s
+# Alone, more spins are faster still: one epoch of the 20-d MLP VAE 1.61-1.79 s at 5,000, 1.38-1.47 s
 # at 50,000 and libgomp's default (Intel Xeon, session 15). Not taken: with 50,000 for the server and
 # its worker (``GOMP_SPINCOUNT=50000 python3 bench/retrain.py``, against 5,000 in the same hour) the
 # command line's training was 0.90x, but a Retrain watched by one tab 1.11x as long (7.9 -> 8.8 s)
