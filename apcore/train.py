@@ -256,7 +256,7 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
 def _fit_graphed(model: models.Autoencoder, config: ModelConfig, images: torch.Tensor, device: torch.device,
                  on_progress, should_stop, on_snapshot) -> list[dict] | None:
     """:func:`fit` on a GPU: the whole optimiser step (batch gather by a device-side counter,
-    forward, loss, backward, fused capturable Adam, the learning rate of :func:`_schedule`) captured
+    forward, loss, backward, fused capturable Adam, the learning rate of :func:`_device_schedule`) captured
     once as a CUDA graph of :func:`steps_per_graph` steps, and once as a graph of one step for
     the steps up to each snapshot step (:func:`graph_chunks`), then replayed. At MNIST size an eager step
     is launch-bound (~2.7 ms of launches for < 0.1 ms of arithmetic, TARGETS.md): on an H200 the
