@@ -1,39 +1,55 @@
-"""Entry point: ``streamlit run app.py``. Navigation over the lecture's pages and the shared sidebar."""
+"""Entry point: ``streamlit run app.py``. Navigation over the lecture's pages and the shared sidebar.
+
+The file has two roles. ``streamlit run`` first imports it to find its server (``app``, an
+``st.App``: found by name), whose start-up loads what the pages need before anyone connects
+(``ui.resources.serving``); then every page view runs it as the script (``__name__`` is
+``"__main__"``): :func:`main`.
+"""
 
 import logging
 
 import streamlit as st
+from starlette.middleware import Middleware
 
 from ui import hall, resources, sidebar, state
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Autoencoders & VAEs — lecture dashboard", page_icon=":material/neurology:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/compress:", url_path="autoencoder"),
-    st.Page("pages/transposed_conv.py", title="Transposed convolution", icon=":material/grid_on:", url_path="transposed_conv"),
-    st.Page("pages/vae.py", title="Variational autoencoder", icon=":material/casino:", url_path="vae"),
-    st.Page("pages/anomaly.py", title="Anomaly detection", icon=":material/warning:", url_path="anomaly"),
-    st.Page("pages/denoise.py", title="Denoising", icon=":material/auto_fix_high:", url_path="denoise"),
-    st.Page("pages/clustering.py", title="Clustering", icon=":material/hub:", url_path="clustering"),
-]
+def main() -> None:
+    st.set_page_config(page_title="Autoencoders & VAEs — lecture dashboard", page_icon=":material/neurology:", layout="wide")
 
-# url paths are the file names: on a fresh server Streamlit's legacy pages/ mode resolves a deep
-# link by file name before app.py has run once (see ui.require_app).
-hall.settle_role()  # first: a ?presenter= link leaves the address bar in this very run
-page = st.navigation(PAGES)
-hall.follow({p.url_path: p for p in PAGES}, page.url_path)  # a follower takes the lecturer's view first
-device_slot = sidebar.render()
-with st.sidebar:
-    hall.sidebar_controls(page.url_path)
-hall.follow_bar()
-hall.publish(page.url_path)  # at once: a long run (a first UMAP) must not hold the room back
-try:
-    page.run()
-finally:  # again with the widgets this run created; pages may st.stop() halfway
-    hall.publish(page.url_path)
-    sidebar.show_device(device_slot)
-state.show_notices()
-resources.preload()  # once per server, after the first page is drawn: the others open without loading
+    pages = [
+        st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/compress:", url_path="autoencoder"),
+        st.Page("pages/transposed_conv.py", title="Transposed convolution", icon=":material/grid_on:", url_path="transposed_conv"),
+        st.Page("pages/vae.py", title="Variational autoencoder", icon=":material/casino:", url_path="vae"),
+        st.Page("pages/anomaly.py", title="Anomaly detection", icon=":material/warning:", url_path="anomaly"),
+        st.Page("pages/denoise.py", title="Denoising", icon=":material/auto_fix_high:", url_path="denoise"),
+        st.Page("pages/clustering.py", title="Clustering", icon=":material/hub:", url_path="clustering"),
+    ]
+
+    # url paths are the file names: on a fresh server Streamlit's legacy pages/ mode resolves a deep
+    # link by file name before app.py has run once (see ui.require_app).
+    hall.settle_role()  # first: a ?presenter= link leaves the address bar in this very run
+    page = st.navigation(pages)
+    hall.follow({p.url_path: p for p in pages}, page.url_path)  # a follower takes the lecturer's view first
+    device_slot = sidebar.render()
+    with st.sidebar:
+        hall.sidebar_controls(page.url_path)
+    hall.follow_bar()
+    hall.publish(page.url_path)  # at once: a long run (a first UMAP) must not hold the room back
+    try:
+        page.run()
+    finally:  # again with the widgets this run created; pages may st.stop() halfway
+        hall.publish(page.url_path)
+        sidebar.show_device(device_slot)
+    state.show_notices()
+    resources.preload()  # once per server, after the first page is drawn: the others open without loading
+
+
+if __name__ == "__main__":  # a page view
+    with resources.Activity.drawing():
+        main()
+else:  # imported by `streamlit run` for its server: no page is being drawn
+    app = st.App(__file__, lifespan=resources.serving, middleware=[Middleware(resources.Activity)])

@@ -15,8 +15,8 @@ import streamlit as st
 import torch
 from plotly.colors import qualitative
 
-from apcore import cluster
-from apcore.cache import TrainedModel
+from apcore import cluster, defaults
+from apcore.cache import ModelStore, TrainedModel
 
 from . import figures, hall
 from .resources import dataset, store
@@ -96,6 +96,24 @@ def centres(name: str, res: cluster.Result, trained: TrainedModel) -> torch.Tens
 def _centres(name: str, pipeline: cluster.Pipeline, model_key: str, _labels: np.ndarray,
              _trained: TrainedModel) -> torch.Tensor:
     return cluster.decoded_centres(_trained.model, test_set(name)[0], _labels, pipeline.k)
+
+
+def prepare_default(models: ModelStore, name: str = "mnist") -> None:
+    """The page default's table rows, 2-D view and cluster centres (the AE's code through UMAP, as
+    ``pages/clustering.py`` opens), if its models are on disk: the server's preload computes them
+    ahead (``ui.resources.prepare``), so the page's first visit finds them cached."""
+    trained = {"ae": models.latest(defaults.cluster_ae_config(dataset=name)),
+               "vae": models.latest(defaults.cluster_vae_config(dataset=name))}
+    trained = {rep: m for rep, m in trained.items() if m is not None}
+    if "ae" not in trained:
+        return
+    umap = cluster.PAGE_VIEW["umap"] and cluster.umap_available()
+    results = [result(name, p, trained.get(p.representation))
+               for p in cluster.comparison(models=list(trained), **{**cluster.PAGE_VIEW, "umap": umap})]
+    shown = next(r for r in results if r.pipeline.representation == "ae"
+                 and r.pipeline.manifold == ("umap" if umap else "none"))
+    projection(name, shown.pipeline, "auto", trained["ae"])
+    centres(name, shown, trained["ae"])
 
 
 # -- figures -------------------------------------------------------------------------------------

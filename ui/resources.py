@@ -1,18 +1,19 @@
 """Objects shared by every browser tab of one server (``st.cache_resource``): treat as read-only.
 
 Importing this module (``app.py`` does, on every page) does not import torch: the Overview of a
-fresh server opens without it (2.8 -> 1.6 s, ``bench/page_open.py``), and the preload imports
-it in the background.
+fresh server opens without it (2.8 -> 1.6 s, ``bench/page_open.py``). The server's start-up
+(:func:`serving`) and its first page view (:func:`preload`) import it in the background.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import pkgutil
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
@@ -20,6 +21,9 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 from apcore.defaults import warm_list
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from types import ModuleType
+
     from apcore.cache import ModelStore
     from apcore.data import Dataset
     from apcore.jobs import JobRegistry
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 # page's first use would: the preload takes them ahead.
 LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics",
                 "matplotlib.figure", "matplotlib.backends.backend_agg")
+# ui's modules that declare a Streamlit component: Streamlit registers one only when its module is
+# imported during a script run, so the server's start-up (no script) leaves them to the first page.
+COMPONENT_MODULES = ("ui.plane", "ui.touch")
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,14 +65,91 @@ def dataset(name: str) -> Dataset:
     return load_dataset(name)
 
 
+QUIET_S = 3.0  # the start-up waits until no page has been drawn or requested for this long
+
+
+class Activity:
+    """When the server last received a request (a page's files, its WebSocket, its images: as
+    ASGI middleware of ``app.py``'s ``st.App``) or finished drawing a page, and how many page
+    scripts are running now (:meth:`drawing`)."""
+
+    last = 0.0
+    drawn_now = 0
+    _lock = threading.Lock()
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            Activity.last = time.monotonic()
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def drawing():
+        with Activity._lock:
+            Activity.drawn_now += 1
+        try:
+            yield
+        finally:
+            with Activity._lock:
+                Activity.drawn_now -= 1
+                Activity.last = time.monotonic()
+
+    @staticmethod
+    def wait_for_quiet() -> None:
+        while Activity.drawn_now or time.monotonic() - Activity.last < QUIET_S:
+            time.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def serving(_app: Any) -> AsyncIterator[None]:
+    """The server's lifespan (``app.py``'s ``st.App``): as it starts, before anyone connects, a
+    background thread imports torch and the pages' libraries and loads what the pages show
+    (:func:`prepared`), so that the first page of a lecture opens as fast as the second
+    (``bench/page_open.py``). It waits for a quiet moment first (:class:`Activity`): its imports
+    hold the interpreter lock, and a page being opened at the server's first moment would wait."""
+    Activity.last = time.monotonic()
+    threading.Thread(target=_start_up, name="apcore-start-up", daemon=True).start()
+    yield
+
+
+def _start_up() -> None:
+    Activity.wait_for_quiet()
+    start = time.perf_counter()
+    try:
+        import apcore
+        import ui
+
+        for module in _modules(apcore) + _modules(ui) + LAZY_MODULES:
+            if module not in COMPONENT_MODULES + ("apcore.__main__", "apcore.warm"):
+                importlib.import_module(module)
+        _first_calls()
+    except Exception:  # noqa: BLE001 - the pages import what they need themselves
+        log.exception("start-up imports failed")
+    log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
+    prepared()
+
+
+def _first_calls() -> None:
+    """What libraries do once, on their first call: each was ~0.1 s of a page's first run."""
+    import nbformat
+    import plotly.graph_objects as go
+
+    from . import figures
+
+    figures.layout(go.Figure()).to_json()  # Plotly copies its template on first use
+    nbformat.v4.new_notebook()  # nbformat compiles its schema's validator
+
+
 @st.cache_resource(show_spinner=False)
 def preload() -> threading.Thread:
     """Once per server, in background threads: what the other pages' first visits would wait for
-    (the modules every page imports, scikit-learn and SciPy, the data set, every page default's
-    model on disk, the anomaly and denoising pages' test-set figures of their defaults). ``app.py``
+    (the modules every page imports, scikit-learn and SciPy, then :func:`prepared`). ``app.py``
     starts it after its first complete run, so the page being opened first is not slowed down by
     it, and the next page opens without importing, loading or scoring. Returns the thread that
-    ends last.
+    ends last. Under ``streamlit run`` the server's start-up has done most of it already.
 
     The imports run under the calling script's context: Streamlit registers a component (the
     latent plane's ``streamlit_image_coordinates``) only when its module is imported during a
@@ -80,32 +164,48 @@ def preload() -> threading.Thread:
     return thread
 
 
+def _preload(imports: threading.Thread) -> None:
+    start = time.perf_counter()
+    imports.join()
+    log.info("preloaded modules of the pages in %.1f s", time.perf_counter() - start)
+    prepared()
+
+
+def _modules(package: ModuleType) -> tuple[str, ...]:
+    return tuple(f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__))
+
+
 def _import_modules() -> None:
     import ui
 
-    for module in [f"ui.{m.name}" for m in pkgutil.iter_modules(ui.__path__)] + list(LAZY_MODULES):
+    for module in _modules(ui) + LAZY_MODULES:
         importlib.import_module(module)
 
 
-def _preload(imports: threading.Thread, models: ModelStore | None = None) -> None:
-    """After ``imports``: data, models and page figures into ``models`` (default: the server's
-    :func:`store`, made here, so that torch is imported here and not in the script's run)."""
+@st.cache_resource(show_spinner=False)
+def prepared() -> None:
+    """Once per server (a second caller waits for the first): :func:`prepare` into :func:`store`,
+    made here, so that torch is imported here and not in a script's run."""
+    prepare(store())
+
+
+def prepare(models: ModelStore) -> None:
+    """The data sets, every page default's model on disk and the anomaly, denoising and clustering
+    pages' test-set figures of their defaults into ``models`` and the pages' caches."""
     start = time.perf_counter()
-    imports.join()
     try:
         from apcore.data import load_dataset
 
-        from . import anomaly, denoise
+        from . import anomaly, clustering, denoise
 
-        models = models or store()
         configs = warm_list()
         for name in dict.fromkeys(c.dataset for c in configs):
             load_dataset(name)
         loaded = sum(models.latest(c) is not None for c in configs)
-        for view in (anomaly, denoise):
+        for view in (anomaly, denoise, clustering):
             view.prepare_default(models)
     except Exception:  # noqa: BLE001 - a preload that fails only leaves the work to the pages
         log.exception("preload failed")
     else:
-        log.info("preloaded modules, data and %d of %d page defaults in %.1f s", loaded, len(configs),
+        log.info("preloaded data and %d of %d page defaults in %.1f s", loaded, len(configs),
                  time.perf_counter() - start)

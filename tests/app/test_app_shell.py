@@ -147,6 +147,33 @@ def test_a_page_drawn_while_the_preload_imports_has_no_error(tmp_path):
     assert errors == "[]" and int(charts) > 0, out.stdout[-2000:]
 
 
+def test_the_server_loads_what_the_pages_need_before_anyone_connects(tmp_path):
+    """``streamlit run app.py`` finds the file's ``st.App`` (``app``) and serves it; its start-up
+    (``ui.resources.serving``) imports torch and the pages' modules and loads the page defaults on
+    disk while no page has been opened, so that the lecture's first page opens as fast as the next."""
+    import os
+    import subprocess
+    import sys
+
+    from bench.browser import start_server, stop_server
+
+    env = {**os.environ, "APCORE_CHECKPOINT_DIR": str(tmp_path), "APCORE_EPOCHS": "1", "APCORE_TRAIN_LIMIT": "512"}
+    subprocess.run([sys.executable, "-m", "apcore", "train", "vae-mlp", "--latent-dim", "2"], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=300)   # the VAE page's default, tiny
+    log = tmp_path / "server.log"
+    proc, _ = start_server(env, log, timeout=120)
+    try:
+        deadline = time.time() + 120
+        while "preloaded data" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.2)
+        text = log.read_text()
+    finally:
+        stop_server(proc)
+    assert "imported torch and the pages' modules" in text, text[-3000:]
+    assert "preloaded data and 1 of " in text, text[-3000:]   # the one default on disk, in memory
+    assert "preloaded modules of the pages" not in text      # no page was opened: the start-up did it
+
+
 def test_a_data_set_not_on_disk_is_downloaded_once_when_chosen_else_explained(monkeypatch):
     from apcore import data
     from tests.app.conftest import page_test

@@ -79,3 +79,25 @@ def test_a_fresh_server_reads_every_row_from_disk(monkeypatch):
     assert not at.exception, at.exception
     assert table(at).equals(before)
     assert len(at.get("plotly_chart")) == 2 and len(at.get("image")) >= 2
+
+
+def test_the_servers_preload_leaves_the_default_view_only_to_read(monkeypatch):
+    """``ui.clustering.prepare_default`` (the server's start-up runs it, ``ui.resources.prepare``)
+    computes what the page's first visit shows: the page then computes no features, 2-D view or
+    cluster centre."""
+    import pytest
+    import streamlit as st
+
+    from apcore import cluster
+    from ui import clustering, resources
+
+    run_until_trained(page_test("clustering"))  # the default's models on disk
+    st.cache_data.clear()  # a fresh server
+    st.cache_resource.clear()
+    clustering.prepare_default(resources.store())
+    for name in ("features", "project_2d", "decoded_centres"):
+        monkeypatch.setattr(cluster, name, lambda *a, _name=name, **k: pytest.fail(f"{_name} computed again"))
+    at = page_test("clustering")
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 2 and len(at.get("image")) >= 2

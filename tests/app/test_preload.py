@@ -1,5 +1,5 @@
 """The server's preload computes the anomaly and denoising pages' default figures ahead, so that a
-page's first visit finds them cached (``ui.resources.preload``)."""
+page's first visit finds them cached (``ui.resources.prepare``: the server's start-up and first page view run it)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ def test_preload_computes_the_anomaly_and_denoising_defaults(tmp_path, monkeypat
     pages = defaults.page_defaults()
     for config in pages["anomaly"] + pages["denoise"]:
         store.get_or_train(config)
-    imports = threading.Thread(target=lambda: None)
-    imports.start()
-    resources._preload(imports, store)
+    resources.prepare(store)
 
     for module, name in ((scoring, "score_test_set"), (denoising, "quality"), (denoising, "psnr_curve")):
         monkeypatch.setattr(module, name, _fail)
@@ -38,3 +36,20 @@ def test_preload_computes_the_anomaly_and_denoising_defaults(tmp_path, monkeypat
         assert len(curve["psnr_denoised"]) == len(denoise.CURVE_LEVELS)
     # the PSNR curve is a lecture hall's costly figure: computed ahead, the audience may have it
     assert any(key[0] == "_curve" for key in hall.hall().computed)
+
+
+def test_the_start_up_waits_while_a_page_is_drawn_or_requested(monkeypatch):
+    """The server's start-up (``ui.resources.serving``) holds the interpreter lock for seconds: it
+    begins only once no page script has run and no request has come for ``QUIET_S``."""
+    monkeypatch.setattr(resources, "QUIET_S", 0.3)
+    activity = resources.Activity
+    waiter = threading.Thread(target=activity.wait_for_quiet)
+    with activity.drawing():        # a page being drawn, however long
+        activity.last = 0.0
+        waiter.start()
+        waiter.join(0.6)
+        assert waiter.is_alive()
+    waiter.join(0.15)
+    assert waiter.is_alive()        # drawn just now: a quiet moment has not passed yet
+    waiter.join(2)
+    assert not waiter.is_alive() and activity.drawn_now == 0
