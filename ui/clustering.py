@@ -100,20 +100,26 @@ def _centres(name: str, pipeline: cluster.Pipeline, model_key: str, _labels: np.
 
 def prepare_default(models: ModelStore, name: str = "mnist") -> None:
     """The page default's table rows, 2-D view and cluster centres (the AE's code through UMAP, as
-    ``pages/clustering.py`` opens), if its models are on disk: the server's preload computes them
-    ahead (``ui.resources.prepare``), so the page's first visit finds them cached."""
+    ``pages/clustering.py`` opens) into the page's caches, if its models and their rows and UMAP
+    embedding are on disk (``python -m apcore warm`` and the training worker keep them): the
+    server's preload (``ui.resources.prepare``) reads them ahead and never fits a UMAP, so the
+    page's first visit finds them cached."""
     trained = {"ae": models.latest(defaults.cluster_ae_config(dataset=name)),
                "vae": models.latest(defaults.cluster_vae_config(dataset=name))}
     trained = {rep: m for rep, m in trained.items() if m is not None}
     if "ae" not in trained:
         return
     umap = cluster.PAGE_VIEW["umap"] and cluster.umap_available()
-    results = [result(name, p, trained.get(p.representation))
-               for p in cluster.comparison(models=list(trained), **{**cluster.PAGE_VIEW, "umap": umap})]
-    shown = next(r for r in results if r.pipeline.representation == "ae"
-                 and r.pipeline.manifold == ("umap" if umap else "none"))
-    projection(name, shown.pipeline, "auto", trained["ae"])
-    centres(name, shown, trained["ae"])
+    pipelines = cluster.comparison(models=list(trained), **{**cluster.PAGE_VIEW, "umap": umap})
+    shown = next(p for p in pipelines if p.representation == "ae" and p.manifold == ("umap" if umap else "none"))
+    n = len(test_set(name)[1])
+    on_disk = [cluster.result_path(models.root, p, name, n, _key(trained.get(p.representation))).exists()
+               for p in pipelines]
+    if not all(on_disk) or _umap_to_fit({"name": name, "model_key": _key(trained["ae"]), "_pipeline": shown}):
+        return
+    results = {p: result(name, p, trained.get(p.representation)) for p in pipelines}
+    projection(name, shown, "auto", trained["ae"])
+    centres(name, results[shown], trained["ae"])
 
 
 # -- figures -------------------------------------------------------------------------------------

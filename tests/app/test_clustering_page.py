@@ -101,3 +101,22 @@ def test_the_servers_preload_leaves_the_default_view_only_to_read(monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == 2 and len(at.get("image")) >= 2
+
+
+def test_the_preload_fits_no_umap_and_clusters_nothing_not_kept_on_disk(monkeypatch, tmp_path):
+    """A server whose clustering rows were never computed ahead (no ``python -m apcore warm``):
+    its start-up leaves them to the page, which says what it computes, instead of tens of seconds
+    of UMAP in the background of every server start."""
+    import pytest
+    import streamlit as st
+
+    from apcore import cluster
+    from ui import clustering, resources
+
+    run_until_trained(page_test("clustering"))  # the models on disk
+    st.cache_data.clear()  # a fresh server
+    st.cache_resource.clear()
+    monkeypatch.setattr(cluster, "result_path", lambda *a, **k: tmp_path / "missing.pt")
+    for name in ("run", "umap_features", "features"):
+        monkeypatch.setattr(cluster, name, lambda *a, _name=name, **k: pytest.fail(f"{_name} in the preload"))
+    clustering.prepare_default(resources.store())
