@@ -128,7 +128,8 @@ def _start_up() -> None:
         _first_calls()
     except Exception:  # noqa: BLE001 - the pages import what they need themselves
         log.exception("start-up imports failed")
-    log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
+    else:
+        log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
     prepared()
 
 
