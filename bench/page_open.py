@@ -142,16 +142,22 @@ def visit(context, url: str, wanted: list, timeout_s: float) -> tuple[float, str
     """Open ``url`` in a new tab: (seconds until the script ended with ``wanted`` drawn, problem or "")."""
     page = context.new_page()
     try:
+        return timed_open(page, url, wanted, timeout_s)
+    finally:
+        page.close()
+
+
+def timed_open(page, url: str, wanted: list, timeout_s: float) -> tuple[float, str]:
+    """Open ``url`` in the tab ``page``: (seconds until the script ended with ``wanted`` drawn,
+    problem or "")."""
+    try:
         start = time.perf_counter()
         page.goto(url, wait_until="commit")
         page.wait_for_function(READY_JS, arg=wanted, polling=50, timeout=timeout_s * 1000)
         seconds = time.perf_counter() - start
-        problem = "exception on the page" if page.query_selector('[data-testid="stException"]') else ""
-        return seconds, problem
+        return seconds, "exception on the page" if page.query_selector('[data-testid="stException"]') else ""
     except Exception as exc:  # noqa: BLE001 - a page that never gets ready is a result, not a crash
         return float("nan"), f"not ready: {type(exc).__name__}"
-    finally:
-        page.close()
 
 
 def wait_for_log(log: Path, text: str, timeout_s: float) -> float:

@@ -1,0 +1,37 @@
+"""The room's browsers get Streamlit's frontend gzipped (``ui.compress``), and the pages still work."""
+
+import time
+
+from tests.e2e.conftest import open_page
+
+# Every JavaScript file of the page from /static/: [name, bytes received, bytes after decoding].
+SCRIPTS = """() => performance.getEntriesByType('resource')
+  .filter(e => e.name.includes('/static/') && e.name.endsWith('.js'))
+  .map(e => [e.name.split('/').pop(), e.encodedBodySize, e.decodedBodySize])"""
+
+
+def visit(browser, app_url: str) -> list:
+    """A student's first visit (a new browser context: nothing cached) to the transposed-convolution
+    page; its scripts once the slide's output is drawn."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        open_page(page, app_url, "transposed_conv")
+        running = page.locator("table[data-testid='tconv-running'] td").all_inner_texts()
+        assert running == ["0", "4", "1", "8", "16", "6", "4", "12", "9"]   # the slide's output
+        return page.evaluate(SCRIPTS)
+    finally:
+        context.close()
+
+
+def test_after_the_lecturers_visit_the_room_gets_the_frontend_gzipped(browser, app_url):
+    visit(browser, app_url)                            # the lecturer: the files are sent, then compressed
+    deadline = time.time() + 30
+    while True:
+        scripts = [s for s in visit(browser, app_url) if s[2] >= 100_000]
+        if all(received < decoded / 2 for _, received, decoded in scripts) or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert len(scripts) >= 2, scripts                  # Streamlit's main bundle and more: hundreds of kB each
+    assert all(received < decoded / 2 for _, received, decoded in scripts), scripts
