@@ -28,8 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.browser import cpu_seconds, launch, start_server, stop_server  # noqa: E402
 from bench.common import cpu_name, write_table  # noqa: E402
-from bench.page_open import PAGES, READY_JS, clean_env, serving, timed_open, warm  # noqa: E402
+from bench.page_open import PAGES, PRELOADED, READY_JS, clean_env, serving, timed_open, wait_for_log, warm  # noqa: E402
 
+STALL = 4  # a visit this many times the row's fastest is listed under problems
+FRONTEND_COMPRESSED = "compressed Streamlit's frontend"  # the server's log once ui.compress.prime is done
 TRANSFERRED_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const all = [nav, ...performance.getEntriesByType('resource')];
@@ -113,17 +115,24 @@ def main() -> None:
         browser_ = launch(pw)
         for name, (_, url) in servers.items():
             lecturer_opens_every_page(browser_, url, pages, args.timeout)
-        time.sleep(3)  # compressions begun by the lecturer's visits finish
+        for name, root in roots.items():   # each server's start-up (and preload) done: a lecture's steady state
+            wait_for_log(logs / f"{name}.log", PRELOADED, args.timeout)
+            compress = root / "ui" / "compress.py"
+            if compress.exists() and "def prime" in compress.read_text():
+                wait_for_log(logs / f"{name}.log", FRONTEND_COMPRESSED, args.timeout)
+        time.sleep(1)
         results: dict[tuple, list[dict]] = {}
         for _ in range(args.rounds):
             for mbit in links:
                 for page in pages:
                     for name, (proc, url) in servers.items():
                         path, wanted = PAGES[page]
-                        r = student_visit(browser_, f"{url}/{path}", wanted, mbit, args.latency, args.timeout, proc.pid)
+                        r = student_visit(browser_, f"{url}/{path}", wanted, mbit, args.latency, args.timeout,
+                                          proc.pid)
                         results.setdefault((mbit, page, name), []).append(r)
-                        print(f"{mbit:g} Mbit/s {page:16s} {name:6s} {r['s']:6.2f} s {r['mb']:6.2f} MB "
-                              f"(files {r['decoded']:.2f} MB, WebSocket {r['ws']:.2f} MB) server CPU {r['cpu']:.2f} s {r['problem']}", flush=True)
+                        print(f"{mbit:g} Mbit/s {page:16s} {name:6s} {r['s']:6.2f} s {r['mb']:6.2f} MB (files "
+                              f"{r['decoded']:.2f} MB, WebSocket {r['ws']:.2f} MB) server CPU {r['cpu']:.2f} s "
+                              f"{r['problem']}", flush=True)
     write(results, links, pages, list(roots), args)
 
 
@@ -146,17 +155,24 @@ def write(results: dict, links: list[float], pages: list[str], names: list[str],
                 if len(names) == 2:
                     row.append(f"{values[0] / values[1]:.2f}" if values[1] else "")
             row.append(f"{med(mbit, page, names[0], 'ws'):.2f}")
-            row.append("; ".join(sorted({r["problem"] for n in names for r in results[(mbit, page, n)] if r["problem"]})))
+            problems = sorted({r["problem"] for n in names for r in results[(mbit, page, n)] if r["problem"]})
+            fastest = min(r["s"] for n in names for r in results[(mbit, page, n)])
+            for n in names:   # a visit far slower than the row's fastest: shown, not hidden in a median
+                stalls = [f"{r['s']:.1f} s" for r in results[(mbit, page, n)] if r["s"] > STALL * fastest]
+                problems += [f"{n}: visits of {', '.join(stalls)}"] if stalls else []
+            row.append("; ".join(problems))
             rows.append(row)
-    notes = (f"CPU: {cpu_name()}, 2 cores; server, browser and the throttled link all on this machine. A warm server (every default and derived artefact on disk); the lecturer opened "
-             f"every page once, unthrottled; then each page opened by a student: a new Chromium context (empty "
-             f"cache) with its network throttled to the link's rate down and up and {args.latency:g} ms latency "
-             f"(DevTools' Network.emulateNetworkConditions), timed from goto until the script ended and the page's "
-             f"figures were drawn. MB of files over the link: the document's and every resource's transferSize "
-             f"(headers included); WebSocket MB: the messages' payload to the page (the figures' data, "
-             f"{names[0]}; also throttled, not in the files' MB). Server CPU: the server process's user + system seconds during the visit. Median of "
-             f"{args.rounds} round(s); visits alternate between the checkouts page by page. after = this checkout"
-             + (f", before = {args.baseline}" if args.baseline else "") + ".")
+    notes = (f"CPU: {cpu_name()}, 2 cores; server, browser and the throttled link all on this machine. A warm "
+             f"server (every default and derived artefact on disk); the lecturer opened every page once, "
+             f"unthrottled; then each page opened by a student: a new Chromium context (empty cache) with its "
+             f"network throttled to the link's rate down and up and {args.latency:g} ms latency (DevTools' "
+             f"Network.emulateNetworkConditions), timed from goto until the script ended and the page's figures "
+             f"were drawn. MB of files over the link: the document's and every resource's transferSize (headers "
+             f"included); WebSocket MB: the messages' payload to the page (the figures' data, {names[0]}; also "
+             f"throttled, not in the files' MB). Server CPU: the server process's user + system seconds during "
+             f"the visit. Median of {args.rounds} round(s) (a visit over {STALL}x the row's fastest is listed under "
+             f"problems); visits alternate between the checkouts page by page. "
+             f"after = this checkout" + (f", before = {args.baseline}" if args.baseline else "") + ".")
     write_table("hall_network", "A student's first visit over the lecture hall's network", header, rows, notes,
                 write=not args.no_write)
 

@@ -20,6 +20,8 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from apcore.defaults import warm_list
 
+from . import compress
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from types import ModuleType
@@ -108,7 +110,8 @@ async def serving(_app: Any) -> AsyncIterator[None]:
     """The server's lifespan (``app.py``'s ``st.App``): as it starts, before anyone connects, a
     background thread imports torch and the pages' libraries and loads what the pages show
     (:func:`prepared`), so that the first page of a lecture opens as fast as the second
-    (``bench/page_open.py``). It waits for a quiet moment first (:class:`Activity`): its imports
+    (``bench/page_open.py``), then has Streamlit's frontend files compressed for the room
+    (:func:`ui.compress.prime`). It waits for a quiet moment first (:class:`Activity`): its imports
     hold the interpreter lock, and a page being opened at the server's first moment would wait."""
     Activity.last = time.monotonic()
     threading.Thread(target=_start_up, name="apcore-start-up", daemon=True).start()
@@ -131,6 +134,7 @@ def _start_up() -> None:
     else:
         log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
     prepared()
+    compress.prime(compress.own_url())
 
 
 def _first_calls() -> None:

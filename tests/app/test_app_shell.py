@@ -150,28 +150,37 @@ def test_a_page_drawn_while_the_preload_imports_has_no_error(tmp_path):
 def test_the_server_loads_what_the_pages_need_before_anyone_connects(tmp_path):
     """``streamlit run app.py`` finds the file's ``st.App`` (``app``) and serves it; its start-up
     (``ui.resources.serving``) imports torch and the pages' modules and loads the page defaults on
-    disk while no page has been opened, so that the lecture's first page opens as fast as the next."""
+    disk while no page has been opened, so that the lecture's first page opens as fast as the next,
+    then has Streamlit's frontend compressed before the room's first request."""
+    import gzip
     import os
     import subprocess
     import sys
+    import urllib.request
 
     from bench.browser import start_server, stop_server
+    from ui.compress import FRONTEND
 
     env = {**os.environ, "APCORE_CHECKPOINT_DIR": str(tmp_path), "APCORE_EPOCHS": "1", "APCORE_TRAIN_LIMIT": "512"}
     subprocess.run([sys.executable, "-m", "apcore", "train", "vae-mlp", "--latent-dim", "2"], cwd=ROOT, env=env,
                    check=True, capture_output=True, timeout=300)   # the VAE page's default, tiny
     log = tmp_path / "server.log"
-    proc, _ = start_server(env, log, timeout=120)
+    proc, url = start_server(env, log, timeout=120)
     try:
         deadline = time.time() + 120
-        while "preloaded data" not in log.read_text() and time.time() < deadline:
+        while "compressed Streamlit's frontend" not in log.read_text() and time.time() < deadline:
             time.sleep(0.2)
         text = log.read_text()
+        plotly = next(FRONTEND.glob("static/js/PlotlyChart.*.js"))
+        request = urllib.request.Request(f"{url}/static/js/{plotly.name}", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=30) as response:   # the room's first request for it
+            coding, body = response.headers["Content-Encoding"], response.read()
     finally:
         stop_server(proc)
     assert "imported torch and the pages' modules" in text, text[-3000:]
     assert "preloaded data and 1 of " in text, text[-3000:]   # the one default on disk, in memory
     assert "preloaded modules of the pages" not in text      # no page was opened: the start-up did it
+    assert coding == "gzip" and gzip.decompress(body) == plotly.read_bytes(), text[-3000:]  # compressed ahead
 
 
 def test_a_data_set_not_on_disk_is_downloaded_once_when_chosen_else_explained(monkeypatch):

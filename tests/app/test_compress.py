@@ -7,6 +7,7 @@ import gzip
 import pytest
 from streamlit.web.server.starlette.starlette_static_routes import create_streamlit_static_handler
 
+from ui import compress
 from ui.compress import GzipStatic, accepts_gzip
 
 SCRIPT = b"function f(){return 'lecture';}\n" * 400   # 12.8 kB of JavaScript, compresses well
@@ -105,3 +106,14 @@ def test_a_file_whose_sending_broke_off_is_not_kept(served, monkeypatch):
 def test_accept_encoding(value, ok):
     assert accepts_gzip(value) is ok
 
+
+
+@pytest.mark.parametrize("options, url", [
+    ({"server.address": "", "server.port": 8501, "server.baseUrlPath": ""}, "http://127.0.0.1:8501"),
+    ({"server.address": "0.0.0.0", "server.port": 80, "server.baseUrlPath": "/lecture/"}, "http://127.0.0.1:80/lecture"),
+    ({"server.address": "::1", "server.port": 8502, "server.baseUrlPath": ""}, "http://[::1]:8502"),
+    ({"server.address": "10.0.0.5", "server.port": 8501, "server.baseUrlPath": "", "server.sslCertFile": "c.pem"}, None),
+])
+def test_the_server_asks_itself_at_its_own_address(monkeypatch, options, url):
+    monkeypatch.setattr(compress.st, "get_option", lambda name: options.get(name, ""))
+    assert compress.own_url() == url
