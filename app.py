@@ -53,4 +53,5 @@ if __name__ == "__main__":  # a page view
     with resources.Activity.drawing():
         main()
 else:  # imported by `streamlit run` for its server: no page is being drawn
-    app = st.App(__file__, lifespan=resources.serving, middleware=[Middleware(resources.Activity), Middleware(compress.GzipStatic)])
+    app = st.App(__file__, lifespan=resources.serving,
+                 middleware=[Middleware(resources.Activity), Middleware(compress.GzipStatic)])

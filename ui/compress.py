@@ -185,7 +185,8 @@ def prime(url: str | None) -> None:
     files = sorted(FRONTEND.glob("static/js/*.js")) + sorted(FRONTEND.glob("static/css/*.css"))
     try:
         for file in files:
-            with urllib.request.urlopen(f"{url}/{file.relative_to(FRONTEND).as_posix()}", timeout=30) as response:
+            address = f"{url}/{file.relative_to(FRONTEND).as_posix()}"
+            with urllib.request.urlopen(address, timeout=30) as response:
                 sent += len(response.read())
         GzipStatic.wait(60)
     except Exception:  # noqa: BLE001 - the room gets each file compressed after its first sending instead
