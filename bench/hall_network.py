@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.browser import cpu_seconds, launch, start_server, stop_server  # noqa: E402
 from bench.common import cpu_name, write_table  # noqa: E402
-from bench.page_open import PAGES, PRELOADED, READY_JS, clean_env, serving, timed_open, wait_for_log, warm  # noqa: E402
+from bench.page_open import PAGES, PRELOADED, clean_env, serving, timed_open, visit, wait_for_log, warm  # noqa: E402
 
 STALL = 4  # a visit this many times the row's fastest is listed under problems
 FRONTEND_COMPRESSED = "compressed Streamlit's frontend"  # the server's log once ui.compress.prime is done
@@ -74,11 +74,8 @@ def lecturer_opens_every_page(browser_, url: str, pages: list[str], timeout_s: f
     context = browser_.new_context(viewport={"width": 1400, "height": 1000})
     try:
         for name in pages:
-            page = context.new_page()
             path, wanted = PAGES[name]
-            page.goto(f"{url}/{path}", wait_until="commit")
-            page.wait_for_function(READY_JS, arg=wanted, polling=50, timeout=timeout_s * 1000)
-            page.close()
+            visit(context, f"{url}/{path}", wanted, timeout_s)
     finally:
         context.close()
 

@@ -113,7 +113,7 @@ class GzipStatic:
             await send({"type": "http.response.start", "status": 200, "headers": response_headers})
             await send({"type": "http.response.body", "body": body})
             return
-        if not plain:
+        if not plain or path in self.ready or path in self._pending:  # nothing (more) to keep
             await self.app(scope, receive, send)
             return
         await self.app(scope, receive, self._teeing(path, send))
