@@ -97,6 +97,32 @@ def test_conv_decoder_uses_transposed_convolution(family):
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in build(family).decoder.modules())
 
 
+@pytest.mark.parametrize("family", ["ae-conv", "ae-fconv", "vae-conv"])
+def test_conv_models_are_channels_last_and_compute_the_plain_layouts_function(family, images):
+    model = build(family, 6).eval()
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
+    assert not build("ae-mlp").channels_last
+
+    # The oracle: the same weights in PyTorch's default layout, fed plain inputs.
+    plain = build(family, 6).eval()
+    plain.channels_last = False
+    plain.load_state_dict({k: v.contiguous() for k, v in model.state_dict().items()})
+    plain.to(memory_format=torch.contiguous_format)
+    assert any(not m.weight.is_contiguous(memory_format=torch.channels_last)
+               for m in plain.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d))  # another layout
+    with torch.no_grad():
+        assert torch.allclose(model.reconstruct(images[:8]), plain.reconstruct(images[:8]), atol=1e-5)
+
+    # A state dict saved in the plain layout (a checkpoint from before) loads into the model.
+    fresh = build(family, 6, seed=1).eval()
+    fresh.load_state_dict(plain.state_dict())
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last)
+               for m in fresh.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d))
+    with torch.no_grad():
+        assert torch.allclose(fresh.reconstruct(images[:8]), plain.reconstruct(images[:8]), atol=1e-5)
+
+
 def test_fully_conv_code_cells_are_local(images):
     """Each cell of the 7x7 code maps draws only its own neighbourhood of the image."""
     model = build("ae-fconv", 8).eval()

@@ -93,3 +93,4 @@ class ConvVAE(VAE):
         super().__init__(latent_dim, beta)
         self.encoder = conv_encoder(2 * latent_dim)
         self.decoder = conv_decoder(latent_dim)
+        self.use_channels_last()
