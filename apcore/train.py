@@ -178,10 +178,9 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     """Train ``model`` in place on ``device``; returns the history, one dict per epoch.
 
     Adam (fused), for the MLPs a start from the data's mean image and beta2 0.99
-    (:data:`~apcore.defaults.DATA_START`), for a VAE a short linear warm-up, and a cosine
-    learning-rate decay to zero over the run (:func:`_schedule`: a lower loss in the same number
-    of epochs than a constant rate); the
-    forward pass in :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when
+    (:data:`~apcore.defaults.DATA_START`; the denoising CNN beta2 0.99 alone), for a VAE a short
+    linear warm-up, and a cosine learning-rate decay to zero over the run (:func:`_schedule`: a
+    lower loss in the same number of epochs than a constant rate); the forward pass in :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when
     ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
     it asks for; it must leave the model as it found it (mode, weights, random state).

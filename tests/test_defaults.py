@@ -69,9 +69,9 @@ def test_the_conv_ae_trains_on_fewer_images_but_not_its_one_class_model(no_overr
 def test_denoiser_longer_and_clustering_budgets(no_override):
     mlp = defaults.denoiser_config("ae-mlp")
     assert (mlp.latent_dim, mlp.noise, mlp.noise_level, mlp.epochs) == (32, "gaussian", 0.5, 3)
-    assert defaults.denoiser_config("ae-fconv", "mask", 0.3, longer=True).epochs == 15
+    assert defaults.denoiser_config("ae-fconv", "mask", 0.3, longer=True).epochs == 10
     ae = defaults.cluster_ae_config()
-    assert (ae.latent_dim, ae.batch_size, ae.epochs) == (defaults.CLUSTER_LATENT, 128, 8)
+    assert (ae.latent_dim, ae.batch_size, ae.epochs, ae.lr) == (defaults.CLUSTER_LATENT, 128, 4, 4e-3)
 
 
 def test_page_models_are_the_warmed_defaults():

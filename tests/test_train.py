@@ -235,7 +235,7 @@ def test_precision_by_family_cpu_and_override(monkeypatch):
     native = torch.bfloat16 if train.cpu_has_bf16() else None
     vae, ae = defaults.default_config("vae-mlp", latent_dim=20), defaults.default_config("ae-mlp", latent_dim=20)
     assert train.autocast_dtype(cpu, vae) is native and train.autocast_dtype(cpu, ae) is native
-    assert train.autocast_dtype(cpu, defaults.cluster_ae_config()) is native  # 8 bf16 epochs: bench/umap_options.py
+    assert train.autocast_dtype(cpu, defaults.cluster_ae_config()) is native  # the clustering AE too
     monkeypatch.setattr(defaults, "BF16_FAMILIES", ("vae-mlp",))
     assert train.autocast_dtype(cpu, ae) is None          # a family not in the list: float32
     assert train.autocast_dtype(gpu, vae) is None
