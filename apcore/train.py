@@ -180,8 +180,8 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     Adam (fused), for the MLPs a start from the data's mean image and beta2 0.99
     (:data:`~apcore.defaults.DATA_START`; the denoising CNN beta2 0.99 alone), for a VAE a short
     linear warm-up, and a cosine learning-rate decay to zero over the run (:func:`_schedule`: a
-    lower loss in the same number of epochs than a constant rate); the forward pass in :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when
-    ``should_stop()``.
+    lower loss in the same number of epochs than a constant rate); the forward pass in
+    :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
     it asks for; it must leave the model as it found it (mode, weights, random state).
     In a process that shares its cores (the worker: :func:`apcore.cores.share_with_others`), the
