@@ -63,16 +63,17 @@ def _q_is_zero(text: str) -> bool:
         return False
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    """The value of ASGI header ``name`` (lower case) in ``headers``; "" if it is not there."""
     return next((v.decode("latin-1") for k, v in headers if k.lower() == name), "")
 
 
 def _immutable_text(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether a 200 response with these headers is a file worth keeping compressed."""
-    length = _header(headers, b"content-length")
-    return ("immutable" in _header(headers, b"cache-control")
-            and not _header(headers, b"content-encoding")
-            and _header(headers, b"content-type").lower().startswith(COMPRESSIBLE)
+    length = header(headers, b"content-length")
+    return ("immutable" in header(headers, b"cache-control")
+            and not header(headers, b"content-encoding")
+            and header(headers, b"content-type").lower().startswith(COMPRESSIBLE)
             and length.isdigit() and int(length) >= MIN_BYTES)
 
 
@@ -106,8 +107,8 @@ class GzipStatic:
             return
         headers = scope["headers"]
         path = scope["path"]  # not the query string: the same file, and no way to grow the cache
-        wants_gzip = accepts_gzip(_header(headers, b"accept-encoding"))
-        plain = not any(_header(headers, h) for h in (b"range", b"if-none-match", b"if-modified-since"))
+        wants_gzip = accepts_gzip(header(headers, b"accept-encoding"))
+        plain = not any(header(headers, h) for h in (b"range", b"if-none-match", b"if-modified-since"))
         if wants_gzip and plain and path in self.ready:
             response_headers, body = self.ready[path]
             await send({"type": "http.response.start", "status": 200, "headers": response_headers})
@@ -128,7 +129,7 @@ class GzipStatic:
             if message["type"] == "http.response.start":
                 if message["status"] == 200 and _immutable_text(message.get("headers", [])):
                     start.update(message)
-                    if not _header(message["headers"], b"vary"):  # caches: the answer depends on it
+                    if not header(message["headers"], b"vary"):  # caches: the answer depends on it
                         message = {**message, "headers": [*message["headers"], (b"vary", b"Accept-Encoding")]}
             elif message["type"] == "http.response.body" and start:
                 chunks.append(message.get("body", b""))
@@ -139,7 +140,7 @@ class GzipStatic:
         return tee
 
     def _compress_later(self, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        if len(body) != int(_header(headers, b"content-length")):
+        if len(body) != int(header(headers, b"content-length")):
             return  # not the whole file (a client gone mid-way): not kept
         with self._lock:
             if path in self.ready or path in self._pending:

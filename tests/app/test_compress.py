@@ -1,12 +1,11 @@
 """``ui.compress.GzipStatic`` in front of Streamlit's own static-file handler, driven as ASGI."""
 
-import asyncio
-import concurrent.futures
 import gzip
 
 import pytest
 from streamlit.web.server.starlette.starlette_static_routes import create_streamlit_static_handler
 
+from tests.app.asgi import get
 from ui import compress
 from ui.compress import GzipStatic, accepts_gzip
 
@@ -20,30 +19,6 @@ def served(tmp_path):
     (tmp_path / "static" / "js" / "tiny.js").write_bytes(b"x")
     (tmp_path / "index.html").write_bytes(b"<html>" + b" " * 4000 + b"</html>")
     return GzipStatic(create_streamlit_static_handler(str(tmp_path), base_url=None))
-
-
-def get(app, path: str, method: str = "GET", **headers) -> tuple[int, dict[str, str], bytes]:
-    """One request through the ASGI app: (status, headers, body)."""
-    path, _, query = path.partition("?")
-    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
-             "query_string": query.encode(), "scheme": "http", "server": ("127.0.0.1", 80), "http_version": "1.1",
-             "headers": [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()]}
-    sent, requested = [], []
-
-    async def receive():
-        if requested:                  # the client stays until the response ends
-            await asyncio.Event().wait()
-        requested.append(True)
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:   # its own event loop (Playwright may run one here)
-        thread.submit(asyncio.run, app(scope, receive, send)).result()
-    start = sent[0]
-    head = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-    return start["status"], head, b"".join(m.get("body", b"") for m in sent[1:])
 
 
 def test_an_immutable_asset_is_sent_as_it_is_first_then_gzipped_from_memory(served):

@@ -2,7 +2,7 @@
 
 import time
 
-from tests.e2e.conftest import open_page
+from tests.e2e.conftest import open_page, wait_for_app
 
 # Every JavaScript file of the page from /static/: [name, bytes received, bytes after decoding].
 SCRIPTS = """() => performance.getEntriesByType('resource')
@@ -35,3 +35,17 @@ def test_after_the_lecturers_visit_the_room_gets_the_frontend_gzipped(browser, a
         time.sleep(1)
     assert len(scripts) >= 2, scripts                  # Streamlit's main bundle and more: hundreds of kB each
     assert all(received < decoded / 2 for _, received, decoded in scripts), scripts
+
+
+PLOTLY_REQUESTS = "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/PlotlyChart.')).length"
+
+
+def test_the_overview_loads_the_charts_code_before_a_page_with_a_chart_asks(page, app_url):
+    """``ui.prefetch``: the Overview draws no chart, yet its tab fetches Plotly's chunk once idle; the
+    VAE page, switched to in the same tab, draws its loss chart without fetching it again."""
+    open_page(page, app_url, "")
+    page.wait_for_function(f"() => ({PLOTLY_REQUESTS})() === 1", timeout=30_000)
+    page.get_by_role("link", name="Variational autoencoder").first.click()
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg', timeout=400_000)
+    wait_for_app(page)
+    assert page.evaluate(PLOTLY_REQUESTS) == 1

@@ -1,0 +1,124 @@
+"""The frontend code of the pages' charts and tables, loaded while the first page is read.
+
+Streamlit's frontend loads the code of each kind of element the first time a page draws one
+(``React.lazy``): Plotly's chunk alone is 4.7 MB of JavaScript, which the first page with a chart
+paid for when the lecturer switched to it (the VAE page: 1.4-1.5 s from the click on the 2-core
+machine, 0.25 s the second time). :class:`PrefetchChunks` (ASGI middleware of ``app.py``'s
+``st.App``) adds one inline module script to the app's HTML shell: 3 s after the page has loaded,
+when the browser is idle, it imports the chunks of the elements the pages draw (:data:`CHUNKS`).
+Streamlit's own import of the same address later finds the module ready (a browser keeps one
+module per URL), so the switch costs what a second visit does (``bench/page_open.py``, "switched
+to in the tab").
+
+Not earlier than that: imported with the page itself (a first visit by its address), the chunk's
+evaluation only competes with the page's own drawing in a busy browser. Measured (fresh servers in
+turn, medians of 3): the VAE page 2.52 -> 2.43 s, the anomaly page 3.12 -> 2.88 s, the clustering
+page 3.45 -> 3.59 s, and the autoencoder page, which draws no chart, 1.49 -> 2.2 s.
+
+Only Streamlit's own ``index.html`` is changed (compared byte for byte, gzipped or not), nothing
+else the server sends: components' pages, files, every other response pass through untouched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+
+from ui.compress import FRONTEND, header
+
+log = logging.getLogger(__name__)
+
+SHELL = FRONTEND / "index.html"
+# The lazily loaded chunks of the elements the pages draw, by the names Streamlit 1.67 gives their
+# files (static/js/<name>.<hash>.js); the first switch to a page loads those it has not loaded yet.
+CHUNKS = ("PlotlyChart", "DataFrame", "Table", "Metric", "ImageList", "Html", "Slider", "Selectbox",
+          "ButtonGroup", "Radio", "Multiselect", "Checkbox", "NumberInput", "DownloadButton")
+IDLE_AFTER_LOAD_MS = 3000
+MAX_SHELL_BYTES = 1 << 20  # an HTML response longer than this is not Streamlit's shell: sent as it comes
+
+
+def chunk_files(names: tuple[str, ...] = CHUNKS) -> list[str]:
+    """Each chunk's path under the frontend (``static/js/PlotlyChart.D9Z0_fxz.js``); a name with
+    no file, or with more than one, is left out (another Streamlit)."""
+    found = []
+    for name in names:
+        files = sorted(FRONTEND.glob(f"static/js/{name}.*.js"))
+        if len(files) == 1:
+            found.append(files[0].relative_to(FRONTEND).as_posix())
+        else:
+            log.info("frontend chunk %s not prefetched: %d files match", name, len(files))
+    return found
+
+
+def script(files: list[str]) -> bytes:
+    """The inline module script that imports ``files`` once the page has loaded and the browser is
+    idle (addresses relative to the page, as Streamlit's own; a failed import is only skipped)."""
+    urls = json.dumps([f"./{f}" for f in files])
+    return (f'<script type="module">addEventListener("load", () => setTimeout(() => '
+            f'(window.requestIdleCallback || setTimeout)(() => {{ for (const u of {urls}) '
+            f'import(u).catch(() => {{}}); }}), {IDLE_AFTER_LOAD_MS}));</script>').encode()
+
+
+def with_prefetch(shell: bytes, files: list[str]) -> bytes:
+    """``shell`` with the prefetching script at the end of its head (unchanged if no files or no head)."""
+    if not files or b"</head>" not in shell:
+        return shell
+    return shell.replace(b"</head>", script(files) + b"</head>", 1)
+
+
+class PrefetchChunks:
+    """ASGI middleware: Streamlit's HTML shell sent with the prefetching script (above)."""
+
+    def __init__(self, app, shell: bytes | None = None, files: list[str] | None = None):
+        self.app = app
+        self.shell = SHELL.read_bytes() if shell is None else shell
+        self.page = with_prefetch(self.shell, chunk_files() if files is None else files)
+        self.page_gz = gzip.compress(self.page, mtime=0)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or self.page == self.shell:
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, self._replacing(send))
+
+    def _replacing(self, send):
+        """``send`` that holds back a complete ``200`` HTML response and, if it is the shell, sends
+        the shell with the script instead (its length; no validators: it is not the file's bytes)."""
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def replace(message):
+            if message["type"] == "http.response.start":
+                if message["status"] == 200 and header(message.get("headers", []), b"content-type").startswith("text/html"):
+                    start.update(message)
+                    return
+            elif message["type"] == "http.response.body" and start:
+                chunks.append(message.get("body", b""))
+                held = sum(map(len, chunks))
+                if message.get("more_body", False) and held <= MAX_SHELL_BYTES:
+                    return
+                body = b"".join(chunks)
+                headers = start["headers"]
+                page = self._page_for(body, header(headers, b"content-encoding"))
+                if page is not None and not message.get("more_body", False):
+                    body = page
+                    headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"etag", b"last-modified")]
+                    headers.append((b"content-length", str(len(body)).encode()))
+                await send({**start, "headers": headers})
+                start.clear()  # anything after this passes through
+                message = {**message, "body": body}
+            await send(message)
+
+        return replace
+
+    def _page_for(self, body: bytes, coding: str) -> bytes | None:
+        """The shell with the script in the coding of ``body`` if ``body`` is the shell, else None."""
+        coding = coding.strip().lower()
+        try:
+            plain = gzip.decompress(body) if coding == "gzip" else body if not coding else None
+        except (OSError, EOFError):
+            return None
+        if plain != self.shell:
+            return None
+        return self.page_gz if coding == "gzip" else self.page
