@@ -5,7 +5,8 @@ Streamlit's frontend loads the code of each kind of element the first time a pag
 paid for when the lecturer switched to it (the VAE page: 1.4-1.5 s from the click on the 2-core
 machine, 0.25 s the second time). :class:`PrefetchChunks` (ASGI middleware of ``app.py``'s
 ``st.App``) adds one inline module script to the app's HTML shell: 3 s after the page has loaded,
-when the browser is idle, it imports the chunks of the elements the pages draw (:data:`CHUNKS`).
+once it has fetched nothing for a second (a student's page over a slow link is not competed with)
+and the browser is idle, it imports the chunks of the elements the pages draw (:data:`CHUNKS`).
 Streamlit's own import of the same address later finds the module ready (a browser keeps one
 module per URL), so the switch costs what a second visit does (``bench/page_open.py``, "switched
 to in the tab").
@@ -34,7 +35,8 @@ SHELL = FRONTEND / "index.html"
 # files (static/js/<name>.<hash>.js); the first switch to a page loads those it has not loaded yet.
 CHUNKS = ("PlotlyChart", "DataFrame", "Table", "Metric", "ImageList", "Html", "Slider", "Selectbox",
           "ButtonGroup", "Radio", "Multiselect", "Checkbox", "NumberInput", "DownloadButton")
-IDLE_AFTER_LOAD_MS = 3000
+AFTER_LOAD_MS = 3000  # the earliest start, after the page's load event
+QUIET_MS = 1000  # ... and once the page has fetched nothing (scripts, images) for this long
 MAX_SHELL_BYTES = 1 << 20  # an HTML response longer than this is not Streamlit's shell: sent as it comes
 
 
@@ -52,12 +54,20 @@ def chunk_files(names: tuple[str, ...] = CHUNKS) -> list[str]:
 
 
 def script(files: list[str]) -> bytes:
-    """The inline module script that imports ``files`` once the page has loaded and the browser is
-    idle (addresses relative to the page, as Streamlit's own; a failed import is only skipped)."""
+    """The inline module script that imports ``files`` once the page has loaded, fetched nothing
+    for a while and the browser is idle (addresses relative to the page, as Streamlit's own; a
+    failed import is only skipped)."""
     urls = json.dumps([f"./{f}" for f in files])
-    return (f'<script type="module">addEventListener("load", () => setTimeout(() => '
-            f'(window.requestIdleCallback || setTimeout)(() => {{ for (const u of {urls}) '
-            f'import(u).catch(() => {{}}); }}), {IDLE_AFTER_LOAD_MS}));</script>').encode()
+    return f"""<script type="module">
+addEventListener("load", () => {{
+  let last = performance.now();
+  new PerformanceObserver(() => {{ last = performance.now(); }}).observe({{type: "resource"}});
+  const idle = window.requestIdleCallback || setTimeout;
+  const start = () => performance.now() - last < {QUIET_MS}
+    ? setTimeout(start, 250) : idle(() => {{ for (const u of {urls}) import(u).catch(() => {{}}); }});
+  setTimeout(start, {AFTER_LOAD_MS});
+}});
+</script>""".encode()
 
 
 def with_prefetch(shell: bytes, files: list[str]) -> bytes:
