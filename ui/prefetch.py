@@ -34,7 +34,8 @@ SHELL = FRONTEND / "index.html"
 # The lazily loaded chunks of the elements the pages draw, by the names Streamlit 1.67 gives their
 # files (static/js/<name>.<hash>.js); the first switch to a page loads those it has not loaded yet.
 CHUNKS = ("PlotlyChart", "DataFrame", "Table", "Metric", "ImageList", "Html", "Slider", "Selectbox",
-          "ButtonGroup", "Radio", "Multiselect", "Checkbox", "NumberInput", "DownloadButton")
+          "ButtonGroup", "Radio", "Multiselect", "Checkbox", "NumberInput", "DownloadButton",
+          "BidiComponent", "rehype-katex")  # the drawing / clicking components' frame; formulas in markdown
 AFTER_LOAD_MS = 3000  # the earliest start, after the page's load event
 QUIET_MS = 1000  # ... and once the page has fetched nothing (scripts, images) for this long
 MAX_SHELL_BYTES = 1 << 20  # an HTML response longer than this is not Streamlit's shell: sent as it comes
