@@ -119,6 +119,9 @@ class PrefetchChunks:
                 await send({**start, "headers": headers})
                 start.clear()  # anything after this passes through
                 message = {**message, "body": body}
+            elif start:  # a response that goes on otherwise (a file sent by its path): as it is
+                await send(dict(start))
+                start.clear()
             await send(message)
 
         return replace

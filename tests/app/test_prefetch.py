@@ -1,5 +1,6 @@
 """``ui.prefetch.PrefetchChunks`` in front of Streamlit's own static files (and its gzip), as ASGI."""
 
+import asyncio
 import gzip
 import re
 
@@ -82,3 +83,22 @@ def test_a_long_html_response_is_sent_as_it_comes(tmp_path, monkeypatch):
     app = PrefetchChunks(files, shell=(tmp_path / "index.html").read_bytes(), files=["static/js/a.js"])
     status, head, body = get(app, "/big.html")
     assert status == 200 and body == big and int(head["content-length"]) == len(big)
+
+
+def test_a_response_sent_otherwise_than_in_body_messages_passes_through():
+    """An ASGI server with the pathsend extension gets a file response as start + its path: the held
+    start goes out first, unchanged, then the rest."""
+    messages = [{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]},
+                {"type": "http.response.pathsend", "path": str(prefetch.SHELL)}]
+
+    async def app(scope, receive, send):
+        for m in messages:
+            await send(m)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(PrefetchChunks(app)({"type": "http", "method": "GET", "path": "/vae", "headers": []}, None, send))
+    assert sent == messages
