@@ -83,7 +83,9 @@ class PrefetchChunks:
 
     def __init__(self, app, shell: bytes | None = None, files: list[str] | None = None):
         self.app = app
-        self.shell = SHELL.read_bytes() if shell is None else shell
+        if shell is None:  # no frontend installed (a bare Streamlit): nothing to change
+            shell = SHELL.read_bytes() if SHELL.exists() else b""
+        self.shell = shell
         self.page = with_prefetch(self.shell, chunk_files() if files is None else files)
         self.page_gz = gzip.compress(self.page, mtime=0)
 

@@ -102,3 +102,10 @@ def test_a_response_sent_otherwise_than_in_body_messages_passes_through():
 
     asyncio.run(PrefetchChunks(app)({"type": "http", "method": "GET", "path": "/vae", "headers": []}, None, send))
     assert sent == messages
+
+
+def test_without_a_frontend_the_server_starts_and_changes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(prefetch, "SHELL", tmp_path / "no-index.html")
+    (tmp_path / "index.html").write_bytes(b"<html><head></head></html>")
+    files = create_streamlit_static_handler(str(tmp_path), base_url=None)
+    assert get(PrefetchChunks(files), "/vae") == get(files, "/vae")
