@@ -19,7 +19,9 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 
 
 def main() -> None:
-    st.set_page_config(page_title="Autoencoders & VAEs — lecture dashboard", page_icon=":material/neurology:", layout="wide")
+    # An emoji: the tab's icon drawn in the browser. A :material/...: icon is fetched from fonts.gstatic.com
+    # by every browser in the room (and fails on a hall's offline network).
+    st.set_page_config(page_title="Autoencoders & VAEs — lecture dashboard", page_icon="🧠", layout="wide")
 
     pages = [
         st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),

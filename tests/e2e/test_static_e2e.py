@@ -49,3 +49,17 @@ def test_the_overview_loads_the_charts_code_before_a_page_with_a_chart_asks(page
     page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg', timeout=400_000)
     wait_for_app(page)
     assert page.evaluate(PLOTLY_REQUESTS) == 1
+
+
+def test_the_pages_ask_nothing_of_any_other_machine(page, app_url):
+    """A lecture hall's network may have no internet, and the room's browsers should not call out:
+    every request of the Overview and of a page with charts goes to this server."""
+    host = app_url.split("//", 1)[1]
+    elsewhere = []
+    page.on("request", lambda r: elsewhere.append(r.url) if r.url.split("//", 1)[-1].split("/", 1)[0] != host
+            and not r.url.startswith(("data:", "blob:")) else None)
+    open_page(page, app_url, "")
+    page.get_by_role("link", name="Variational autoencoder").first.click()
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg', timeout=400_000)
+    wait_for_app(page)
+    assert elsewhere == []
