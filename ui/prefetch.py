@@ -88,9 +88,10 @@ class PrefetchChunks:
         self.shell = shell
         self.page = with_prefetch(self.shell, chunk_files() if files is None else files)
         self.page_gz = gzip.compress(self.page, mtime=0)
+        self.active = self.page != self.shell
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "GET" or self.page == self.shell:
+        if scope["type"] != "http" or scope["method"] != "GET" or not self.active:
             await self.app(scope, receive, send)
             return
         await self.app(scope, receive, self._replacing(send))
@@ -113,8 +114,9 @@ class PrefetchChunks:
                     return
                 body = b"".join(chunks)
                 headers = start["headers"]
-                page = self._page_for(body, header(headers, b"content-encoding"))
-                if page is not None and not message.get("more_body", False):
+                complete = not message.get("more_body", False)
+                page = self._page_for(body, header(headers, b"content-encoding")) if complete else None
+                if page is not None:
                     body = page
                     headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"etag", b"last-modified")]
                     headers.append((b"content-length", str(len(body)).encode()))
