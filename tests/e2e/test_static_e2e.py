@@ -1,7 +1,9 @@
-"""The room's browsers get Streamlit's frontend gzipped (``ui.compress``), and the pages still work."""
+"""What the room's browsers fetch: Streamlit's frontend gzipped (``ui.compress``), the charts' code ahead
+(``ui.prefetch``), nothing from other machines; and the pages still work."""
 
 import time
 
+from bench.page_open import PLOT
 from tests.e2e.conftest import open_page, wait_for_app
 
 # Every JavaScript file of the page from /static/: [name, bytes received, bytes after decoding].
@@ -37,6 +39,13 @@ def test_after_the_lecturers_visit_the_room_gets_the_frontend_gzipped(browser, a
     assert all(received < decoded / 2 for _, received, decoded in scripts), scripts
 
 
+def switch_to_the_vae_chart(page) -> None:
+    """Click the VAE page in the sidebar; wait until its loss chart is drawn (its models may train first)."""
+    page.get_by_role("link", name="Variational autoencoder").first.click()
+    page.wait_for_selector(PLOT, timeout=400_000)
+    wait_for_app(page)
+
+
 PLOTLY_REQUESTS = "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/PlotlyChart.')).length"
 
 
@@ -45,9 +54,7 @@ def test_the_overview_loads_the_charts_code_before_a_page_with_a_chart_asks(page
     VAE page, switched to in the same tab, draws its loss chart without fetching it again."""
     open_page(page, app_url, "")
     page.wait_for_function(f"() => ({PLOTLY_REQUESTS})() === 1", timeout=30_000)
-    page.get_by_role("link", name="Variational autoencoder").first.click()
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg', timeout=400_000)
-    wait_for_app(page)
+    switch_to_the_vae_chart(page)
     assert page.evaluate(PLOTLY_REQUESTS) == 1
 
 
@@ -59,7 +66,5 @@ def test_the_pages_ask_nothing_of_any_other_machine(page, app_url):
     page.on("request", lambda r: elsewhere.append(r.url) if r.url.split("//", 1)[-1].split("/", 1)[0] != host
             and not r.url.startswith(("data:", "blob:")) else None)
     open_page(page, app_url, "")
-    page.get_by_role("link", name="Variational autoencoder").first.click()
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg', timeout=400_000)
-    wait_for_app(page)
+    switch_to_the_vae_chart(page)
     assert elsewhere == []
