@@ -139,10 +139,12 @@ def _device_schedule(total_steps: int, warmup: float = 0.0):
     return factor
 
 
-def _schedule(total_steps: int, warmup: float = 0.0):
-    """:func:`_device_schedule` for ``LambdaLR``: a step number in, a float out (float64)."""
-    factor = _device_schedule(total_steps, warmup)
-    return lambda t: float(factor(torch.tensor(float(t), dtype=torch.float64)))
+def _schedule(total_steps: int, warmup: float = 0.0) -> list[float]:
+    """:func:`_device_schedule`'s factor for each of ``total_steps`` steps, in one evaluation
+    (float64; the same numbers as step by step). The eager loop sets the learning rate from this
+    list: ``LambdaLR``, which evaluated the factor as tensor arithmetic at every step, took ~0.15
+    ms of a 4.7 ms step of the MLP VAE."""
+    return _device_schedule(total_steps, warmup)(torch.arange(total_steps, dtype=torch.float64)).tolist()
 
 
 def cuda_graphs(device: torch.device) -> bool:
@@ -213,7 +215,7 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=betas, fused=True)  # one kernel for all tensors
     precision = autocast_dtype(device, config)
     log.info("training %s on %s in %s", config.describe(), device, precision or torch.float32)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps * config.epochs, WARMUP.get(config.family, 0.0)))
+    rates = [config.lr * f for f in _schedule(steps * config.epochs, WARMUP.get(config.family, 0.0))]
     history: list[dict] = []
     report = _Reporter(on_progress, config.epochs, steps, history)
     snapshot_at = set(on_snapshot.steps(steps * config.epochs)) if on_snapshot is not None else set()
@@ -229,14 +231,15 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
             for step in range(1, steps + 1):
                 if should_stop is not None and should_stop():
                     raise Cancelled()
-                clean = to_float(images[perm[(step - 1) * batch: step * batch]])
+                batch_ids = perm[(step - 1) * batch: step * batch]
+                clean = to_float(images.index_select(0, batch_ids))  # ~10x as fast as images[batch_ids] here
                 x = corrupt(clean, config.noise, config.noise_level, generator) if config.is_denoising else clean
                 with torch.autocast(device.type, dtype=precision or torch.float32, enabled=precision is not None):
                     terms = model.loss(x, clean, generator)
                 opt.zero_grad(set_to_none=True)
                 terms["loss"].backward()
+                opt.param_groups[0]["lr"] = rates[done]
                 opt.step()
-                sched.step()
                 done += 1
                 share.step()
                 if done in snapshot_at:

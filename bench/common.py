@@ -44,6 +44,22 @@ def train_timed(config, data, device):
     return model, seconds
 
 
+def mm_rate(dtype: torch.dtype, device: torch.device, n: int = 4096, reps: int = 4) -> float:
+    """GFLOP/s of an n x n matrix product (best of three runs of ``reps``)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 * reps / best / 1e9
+
+
 def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (f"{cpu_name()}, {torch.get_num_threads()} torch threads, {gpu}; "

@@ -24,7 +24,9 @@ from apcore import train, worker  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
 from apcore.defaults import BF16_FAMILIES, warm_list  # noqa: E402
-from bench.common import write_table  # noqa: E402
+import torch  # noqa: E402
+
+from bench.common import mm_rate, write_table  # noqa: E402
 
 KEYS = ("test_loss", "test_recon", "test_kl", "psnr_denoised", "auroc", "cluster_acc", "cluster_nmi")
 TARGET_S = 10.0
@@ -52,6 +54,7 @@ def main() -> None:
         for dataset in {c.dataset for c in configs}:
             load_dataset(dataset)  # in memory, as in the worker
         worker.warm_up(store, queue.Queue())
+        rates = [mm_rate(torch.float32, store.device)]  # how fast the shared machine is now: before and after
         total = 0.0
         for config in configs:
             start = time.perf_counter()
@@ -66,12 +69,14 @@ def main() -> None:
                          f"{t.train_seconds:.1f}", f"{ready:.1f}", "yes" if ready <= TARGET_S else "**no**",
                          *(f"{m[k]:.3f}" if k in m else "" for k in KEYS), floor_check(config, m)])
             print(rows[-1], flush=True)
+        rates.append(mm_rate(torch.float32, store.device))
     write_table(
         f"train_defaults_{store.device.type}", "Page defaults trained from scratch: ready-time and quality",
         ["model", "epochs x batch", "lr", "train s", "ready s", f"<= {TARGET_S:.0f} s", *KEYS, "floor"], rows,
         f"bf16 autocast for {', '.join(BF16_FAMILIES)} (CPU bf16 native: {train.cpu_has_bf16()}; "
         f"float32 otherwise). All {len(configs)} defaults in "
-        f"{total:.0f} s. ready s = training + snapshots + evaluation + save (data in memory, trainer warmed up as the app's worker does when idle). Floors: issue 14 "
+        f"{total:.0f} s; torch.mm 4096^2 in float32 {rates[0]:.0f} GFLOP/s before them, {rates[1]:.0f} after "
+        f"(the machine's speed in this run). ready s = training + snapshots + evaluation + save (data in memory, trainer warmed up as the app's worker does when idle). Floors: issue 14 "
         "(the one-class mean AUROC over ten digits: bench/anomaly.py; clustering with UMAP: bench/clustering.py).")
 
 

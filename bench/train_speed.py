@@ -30,25 +30,9 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from apcore.data import DATA_DIR, load_dataset, to_float  # noqa: E402
 from apcore.defaults import default_config  # noqa: E402
-from bench.common import write_table  # noqa: E402
+from bench.common import mm_rate, write_table  # noqa: E402
 
 FAMILIES = {"vae-mlp": 20, "ae-mlp": 2, "ae-conv": 2, "ae-fconv": 8, "vae-conv": 2}
-
-
-def mm_rate(dtype: torch.dtype, device: torch.device, n: int = 4096, reps: int = 4) -> float:
-    """GFLOP/s of an n x n matrix product (best of three runs of ``reps``)."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(reps):
-            a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 * reps / best / 1e9
 
 
 def epoch_flops(config, n_images: int) -> float:

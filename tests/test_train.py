@@ -223,10 +223,24 @@ def test_snapshot_hook_called_at_the_steps_it_asks_for(mnist):
 
 def test_schedule_warms_up_then_decays_to_zero():
     f = train._schedule(100, warmup=0.1)
-    assert [f(t) for t in range(10)] == pytest.approx([(t + 1) / 10 for t in range(10)])  # linear rise
-    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5) and f(100) == pytest.approx(0.0)
-    plain = train._schedule(100)                                                          # no warm-up
-    assert plain(0) == pytest.approx(1.0) and plain(50) == pytest.approx(0.5)
+    assert len(f) == 100 and all(isinstance(v, float) for v in f)
+    assert f[:10] == pytest.approx([(t + 1) / 10 for t in range(10)])  # linear rise
+    assert f[10] == pytest.approx(1.0) and f[55] == pytest.approx(0.5) and 0 < f[99] < 1e-3
+    plain = train._schedule(100)                                       # no warm-up
+    assert plain[0] == pytest.approx(1.0) and plain[50] == pytest.approx(0.5)
+    step_by_step = train._device_schedule(100, 0.1)                    # the CUDA graphs' form, one step at a time
+    assert f == [float(step_by_step(torch.tensor(float(t), dtype=torch.float64))) for t in range(100)]
+
+
+def test_fit_steps_at_the_scheduled_rates(mnist, monkeypatch):
+    """Each optimiser step uses the schedule's rate for the steps before it, across epochs."""
+    config = tiny(family="vae-mlp", train_limit=15 * 64, epochs=2, lr=3e-3)  # 30 steps: 2 of warm-up
+    used = []
+    step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: used.append(self.param_groups[0]["lr"]) or step(self, *a, **k))
+    trained(config, mnist)
+    assert used == [3e-3 * f for f in train._schedule(30, defaults.WARMUP["vae-mlp"])]
+    assert used[0] < used[1] == max(used) and used[-1] < 1e-4  # the warm-up, then the decay
 
 
 def test_precision_by_family_cpu_and_override(monkeypatch):
@@ -285,13 +299,16 @@ GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here
 
 @pytest.mark.parametrize("total, warmup", [(100, 0.05), (37, 0.0), (1407, 0.05), (3, 0.5)])
 def test_device_schedule_is_warm_up_then_cosine(total, warmup):
-    # What the graphs evaluate on the device (float32) and LambdaLR on the host (float64), against
-    # the formula: (t + 1) / rise over the warm-up, then 0.5 (1 + cos(pi (t - rise) / (total - rise))).
+    # What the graphs evaluate on the device (float32) and the eager loop's list on the host
+    # (float64, steps 0 .. total - 1), against the formula: (t + 1) / rise over the warm-up, then
+    # 0.5 (1 + cos(pi (t - rise) / (total - rise))).
     rise = round(warmup * total)
     on_host, on_device = train._schedule(total, warmup), train._device_schedule(total, warmup)
+    assert len(on_host) == total
     for t in range(total + 1):
         expected = (t + 1) / rise if t < rise else 0.5 * (1 + math.cos(math.pi * (t - rise) / (total - rise)))
-        assert on_host(t) == pytest.approx(expected, abs=1e-12)
+        if t < total:
+            assert on_host[t] == pytest.approx(expected, abs=1e-12)
         assert float(on_device(torch.tensor(float(t)))) == pytest.approx(expected, abs=1e-6)
 
 
