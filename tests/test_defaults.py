@@ -28,9 +28,9 @@ def test_budget_layers(no_override, monkeypatch):
 def test_the_mlp_vae_budget_follows_its_layers(no_override):
     two, twenty = defaults.default_config("vae-mlp", latent_dim=2), defaults.default_config("vae-mlp", latent_dim=20)
     assert (two.epochs, two.batch_size, two.lr) == (4, 256, 1e-2)         # 784-512-256-2
-    assert (twenty.epochs, twenty.batch_size, twenty.lr) == (5, 256, 1e-2)  # 784-400-20
+    assert (twenty.epochs, twenty.batch_size, twenty.lr) == (6, 512, 1.5e-2)  # 784-400-20
     assert defaults.default_config("vae-mlp") == two                       # a config's own default code size
-    assert defaults.default_config("vae-mlp", latent_dim=3).epochs == 5
+    assert defaults.default_config("vae-mlp", latent_dim=3).epochs == 6
     assert defaults.default_config("vae-conv", latent_dim=2).epochs == 2   # other families: one budget
     page = defaults.default_config("vae-mlp", {"epochs": 9, "batch_size": 64}, latent_dim=2)
     assert (page.epochs, page.batch_size, page.lr) == (9, 64, 1e-2)        # a page's layer over it
