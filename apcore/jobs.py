@@ -49,6 +49,9 @@ class Job:
 
     config: ModelConfig
     retrain: bool
+    # The clustering page asked: its view of the model (UMAP, clusterings) is kept before the model
+    # is announced, so that page shows its table with it (apcore.worker._run_job).
+    clustering_first: bool = False
     id: int = field(default_factory=lambda: next(_ids))
     state: str = QUEUED
     progress: Progress | None = None
@@ -125,11 +128,13 @@ class JobRegistry:
         self._worker_lock = threading.Lock()
         self._closed = False
 
-    def submit(self, config: ModelConfig, retrain: bool = False) -> Job:
+    def submit(self, config: ModelConfig, retrain: bool = False, clustering_first: bool = False) -> Job:
         """Join the active job of ``config``'s view, or queue a new one.
 
         ``retrain=False`` trains only if no model of the view is cached; ``retrain=True`` trains
-        afresh with a new seed and replaces the cached model when done.
+        afresh with a new seed and replaces the cached model when done. ``clustering_first``: the
+        clustering page asks, and the model is announced only once that page's view of it is kept
+        (:attr:`Job.clustering_first`; a job joined keeps the order of the page that queued it).
         """
         view = config.view_key
         with self._lock:
@@ -140,7 +145,7 @@ class JobRegistry:
                 return job
             if sum(j.active for j in self._jobs.values()) >= self.max_pending:
                 raise JobLimitError(f"{self.max_pending} trainings are already waiting; try again when one is done.")
-            job = Job(config, retrain)
+            job = Job(config, retrain, clustering_first)
             self._jobs[view] = job
             self._jobs.move_to_end(view)
             self._trim()
@@ -217,7 +222,8 @@ class JobRegistry:
         job.state = RUNNING
         worker = self.start_worker()
         try:
-            worker.send({"op": "train", "job": job.id, "config": job.config.to_dict(), "retrain": job.retrain})
+            worker.send({"op": "train", "job": job.id, "config": job.config.to_dict(), "retrain": job.retrain,
+                         "clustering_first": job.clustering_first})
             self._follow(job, worker)
         except WorkerDied as exc:
             with self._worker_lock:

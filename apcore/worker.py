@@ -13,7 +13,7 @@ Why a subprocess and not ``multiprocessing``: Streamlit replaces ``__main__`` wi
 so a spawn/forkserver child re-executes the app, and forking a threaded server is unsafe.
 
 Protocol: pickled dicts of plain values over a socket pair (never the worker's stdout, which
-carries its log). Server -> worker: ``{"op": "train", "job", "config", "retrain"}``,
+carries its log). Server -> worker: ``{"op": "train", "job", "config", "retrain", "clustering_first"}``,
 ``{"op": "cancel", "job"}``. Worker -> server: ``{"event": "ready"}``, then per job any number of
 ``progress`` (epoch, epochs, step, steps, losses, elapsed) and ``snapshot`` messages, and one of
 ``done`` (the trained model's config), ``cancelled``, ``failed`` (a message fit for a user).
@@ -180,7 +180,7 @@ def _run_job(store, send, message: dict, cancelled: set) -> None:
             trained = store.retrain(config, on_progress, should_stop, on_snapshot)
         else:
             trained = store.get_or_train(config, on_progress, should_stop, on_snapshot)
-        first = derive_first(trained.config)
+        first = message.get("clustering_first", False)
         if first:
             derive(store, trained)
         send({"job": job, "event": "done", "config": trained.config.to_dict(), "cached": trained.cached})
@@ -195,23 +195,14 @@ def _run_job(store, send, message: dict, cancelled: set) -> None:
         cancelled.discard(job)
 
 
-def derive_first(config: ModelConfig) -> bool:
-    """Whether a job keeps its model's clustering view (:func:`derive`) before it announces the
-    model: for the clustering page's own models (its code size, or a model no other page shows), so
-    that the clustering page's Retrain shows its table at once. A model that another page shows at
-    another code size (the VAE page's 2-D VAE, which the clustering page shows only when set to a
-    2-D code) is announced first and its view kept after: the VAE page's Retrain waited 6.4 s more
-    for it (measured in Chromium, 17.4 s from the press to every view drawn, now 10.3 s)."""
-    from .defaults import CLUSTER_LATENT, pages_using
-
-    pages = pages_using(config)
-    return "clustering" in pages and (config.latent_dim == CLUSTER_LATENT or pages == ["clustering"])
-
-
 def derive(store, trained) -> None:
     """What a page would otherwise compute from a new model on its first visit, kept beside the
-    checkpoint (before or just after the model is announced: :func:`derive_first`), here at the
-    worker's lower priority rather than in the server every tab waits on: for a model the
+    checkpoint, here at the worker's lower priority rather than in the server every tab waits on:
+    before the model is announced when the clustering page asked for it (``clustering_first``: its
+    Retrain then shows the table at once), else just after. Another page's model that the clustering
+    page also shows (the VAE page's 2-D and 20-d VAEs) is announced first there: the VAE page's
+    Retrain of its 2-D model waited 6.4 s more for the view (17.4 -> 10.3 s from the press to every
+    view drawn, in Chromium), of its 20-d model 6.9 s (16.4 s after the press). For a model the
     clustering page shows, its table rows (k-means of its codes, with and without UMAP) and the
     UMAP embedding. A failure here (umap-learn missing, a read-only folder) leaves the page to
     compute them; the model itself is done."""

@@ -49,9 +49,9 @@ if umap_on and not cluster.umap_available():
 
 left, right = st.columns(2)
 with left:
-    ae = trained_model(defaults.cluster_ae_config(latent, name))
+    ae = trained_model(defaults.cluster_ae_config(latent, name), clustering_first=True)
 with right:
-    vae = trained_model(defaults.cluster_vae_config(latent, name))
+    vae = trained_model(defaults.cluster_vae_config(latent, name), clustering_first=True)
 models = {"ae": ae, "vae": vae}
 if ready := [m for m in models.values() if m is not None]:
     download_notebook("clustering", ready[0], algorithm=algo, k=k, pca_components=pca_n, umap=umap_on,

@@ -174,3 +174,26 @@ def test_live_points_are_means_over_each_report_window():
     # steps 11-20 sum to 90*20 - 100*10 = 800; steps 21-40: 70*40 - 90*20 = 1000; epoch 2 starts afresh
     assert [p["loss"] for p in job.points] == pytest.approx([100.0, 80.0, 50.0, 52.0, 48.0])
     assert job.points[-1]["recon"] == pytest.approx(48.0) and job.progress.losses["loss"] == 49.0
+
+
+def test_the_clustering_pages_order_reaches_the_worker(registry, monkeypatch):
+    """``clustering_first`` travels with the job to the worker (which then keeps the clustering
+    view before announcing the model: tests/test_worker.py); a job joined keeps its own order."""
+    sent = []
+    start = registry.start_worker
+
+    def recording_worker():
+        worker = start()
+        if not getattr(worker, "recorded", False):
+            send, worker.recorded = worker.send, True
+            worker.send = lambda message: sent.append(message) or send(message)
+        return worker
+
+    monkeypatch.setattr(registry, "start_worker", recording_worker)
+    first = registry.submit(tiny(), clustering_first=True)
+    assert registry.submit(tiny()) is first and first.clustering_first  # joined, not re-queued
+    assert first.wait(TIMEOUT) and first.state == DONE
+    other = registry.submit(tiny(latent_dim=3))
+    assert other.wait(TIMEOUT) and other.state == DONE
+    trains = [m for m in sent if m.get("op") == "train"]
+    assert [(m["job"], m["clustering_first"]) for m in trains] == [(first.id, True), (other.id, False)]

@@ -225,12 +225,16 @@ def test_a_job_is_done_only_once_its_view_is_kept(monkeypatch):
             return made(c)
 
     monkeypatch.setattr(worker, "derive", lambda store, trained: order.append(f"derived {trained.config.key}"))
-    worker._run_job(Store(), lambda m: order.append(m["event"]), {"job": 1, "config": config.to_dict()}, set())
+    message = {"job": 1, "config": config.to_dict(), "clustering_first": True}  # the clustering page asked
+    worker._run_job(Store(), lambda m: order.append(m["event"]), message, set())
     assert order == ["trained", f"derived {config.key}", "done"]
 
 
-@pytest.mark.parametrize("latent, first", [(20, True), (2, False)])
-def test_the_vae_pages_2d_model_is_announced_before_its_clustering_view(monkeypatch, latent, first):
+@pytest.mark.parametrize("latent", [20, 2])
+@pytest.mark.parametrize("clustering_first", [True, False, None])
+def test_the_vae_pages_models_are_announced_before_their_clustering_view(monkeypatch, latent, clustering_first):
+    """Asked by the clustering page, the VAE is announced once that page's view is kept; asked by
+    the VAE page (or a message without the field), at once, the view kept after."""
     from apcore import defaults, worker
 
     config = defaults.default_config("vae-mlp", latent_dim=latent)  # the VAE page's model at either size
@@ -242,9 +246,11 @@ def test_the_vae_pages_2d_model_is_announced_before_its_clustering_view(monkeypa
             return made(c)
 
     monkeypatch.setattr(worker, "derive", lambda store, trained: order.append("derived"))
-    worker._run_job(Store(), lambda m: order.append(m["event"]), {"job": 1, "config": config.to_dict()}, set())
-    assert order == (["derived", "done"] if first else ["done", "derived"])
-    assert worker.derive_first(defaults.cluster_ae_config(10))  # a size only the clustering page shows
+    message = {"job": 1, "config": config.to_dict()}
+    if clustering_first is not None:
+        message["clustering_first"] = clustering_first
+    worker._run_job(Store(), lambda m: order.append(m["event"]), message, set())
+    assert order == (["derived", "done"] if clustering_first else ["done", "derived"])
 
 
 def test_warm_up_runs_a_few_steps_of_every_page_default_and_stops_for_a_job(monkeypatch):

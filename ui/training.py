@@ -43,14 +43,15 @@ FINISH_WAIT_S = 2.5
 LIVE_CODES = 500     # points in the live scatter (the replay tab shows all 2,000)
 
 
-def _submit(config: ModelConfig, retrain: bool) -> None:
+def _submit(config: ModelConfig, retrain: bool, clustering_first: bool = False) -> None:
     """The one place the app submits training: the lecturer's sessions only (a button, a link
-    to an untrained view, a crafted request: all come through here)."""
+    to an untrained view, a crafted request: all come through here). ``clustering_first``: the
+    clustering page asks (:meth:`apcore.jobs.JobRegistry.submit`)."""
     if not hall.is_presenter():
         st.session_state["_ui_job_message"] = hall.TRAIN_REFUSED
         return
     try:
-        registry().submit(config, retrain=retrain)
+        registry().submit(config, retrain=retrain, clustering_first=clustering_first)
     except JobLimitError as exc:
         st.session_state["_ui_job_message"] = str(exc)
 
@@ -64,19 +65,20 @@ def nearest_trained(config: ModelConfig) -> ModelConfig | None:
     return min(candidates, key=lambda c: c[:2])[2] if candidates else None
 
 
-def trained_model(config: ModelConfig, label: str | None = None) -> TrainedModel | None:
+def trained_model(config: ModelConfig, label: str | None = None, clustering_first: bool = False) -> TrainedModel | None:
     """The newest trained model of ``config``'s view, drawing its training panel.
 
     For the lecturer a view with no model yet starts training by itself (once: after a cancel or
     a failure the panel offers a button instead); for the audience it says so and names the
-    nearest trained one. Returns None while there is nothing to show.
+    nearest trained one. Returns None while there is nothing to show. ``clustering_first``: the
+    clustering page's models, announced once that page's view of them is kept.
     """
     job = registry().get(config)
     trained = store().latest(config)
     if trained is None and job is None and hall.is_presenter():
-        _submit(config, retrain=False)
+        _submit(config, retrain=False, clustering_first=clustering_first)
         job = registry().get(config)
-    _panel(config, job, trained, label or config.describe())
+    _panel(config, job, trained, label or config.describe(), clustering_first)
     if trained is None and (job is None or not job.active) and not hall.is_presenter():
         near = nearest_trained(config)
         st.info(f"**{config.latent_label.capitalize()}** is not trained yet: only the lecturer trains models."
@@ -85,7 +87,8 @@ def trained_model(config: ModelConfig, label: str | None = None) -> TrainedModel
     return trained
 
 
-def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, label: str) -> None:
+def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, label: str,
+           clustering_first: bool) -> None:
     key = config.view_key[:12]
     with st.container(border=True):
         left, right = st.columns([3, 1.2], vertical_alignment="center")
@@ -98,7 +101,7 @@ def _panel(config: ModelConfig, job: Job | None, trained: TrainedModel | None, l
             busy = job is not None and job.active
             presenting = hall.is_presenter()
             st.button("Retrain", key=f"retrain-{key}", disabled=busy or not presenting, on_click=_submit,
-                      args=(config, True), width="stretch",
+                      args=(config, True, clustering_first), width="stretch",
                       help="Train this configuration afresh (new seed); the new model replaces the cached one."
                       if presenting else hall.TRAIN_REFUSED)
         if message := st.session_state.pop("_ui_job_message", None):

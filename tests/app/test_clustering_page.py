@@ -120,3 +120,35 @@ def test_the_preload_fits_no_umap_and_clusters_nothing_not_kept_on_disk(monkeypa
     for name in ("run", "umap_features", "features"):
         monkeypatch.setattr(cluster, name, lambda *a, _name=name, **k: pytest.fail(f"{_name} in the preload"))
     clustering.prepare_default(resources.store())
+
+
+def test_only_the_clustering_page_asks_for_its_view_before_the_model(monkeypatch):
+    """The clustering page's trainings carry ``clustering_first`` (its table appears with the
+    model); the VAE page's 20-d VAE, the same model, does not (it is shown at once, the clustering
+    view kept after: apcore.worker._run_job)."""
+    from apcore.jobs import JobLimitError
+    from ui import training
+
+    asked = []
+
+    class Registry:
+        def get(self, config):
+            return None
+
+        def submit(self, config, retrain=False, clustering_first=False):
+            asked.append((page, config.family, config.latent_dim, clustering_first))
+            raise JobLimitError("recorded")  # nothing trains: the page says so and goes on
+
+    class Store:
+        def latest(self, config):
+            return None
+
+    monkeypatch.setattr(training, "registry", Registry)
+    monkeypatch.setattr(training, "store", Store)
+    for page in ("clustering", "vae"):
+        at = page_test(page)
+        at.query_params["latent"] = "20"
+        at.run()
+        assert not at.exception, at.exception
+    assert ("clustering", "ae-mlp", 20, True) in asked and ("clustering", "vae-mlp", 20, True) in asked
+    assert ("vae", "vae-mlp", 20, False) in asked and ("vae", "ae-mlp", 20, False) in asked
