@@ -68,10 +68,10 @@ TRAINING = {
 # 103.86 / 103.85 / 104.02); Fashion-MNIST seeds 0-9 242.42-242.77 (5 x 256, seeds 0 / 1: 242.32 /
 # 242.56); latent 64, 3, and beta 0.1 / 8 within +-1.5 of 5 x 256, none diverging; the clustering
 # page's VAE mean through UMAP (training seeds 0-4 x UMAP seeds 0-1): k-means 0.943-0.953 (before
-# 0.941-0.949), the Gaussian mixture 0.947-0.957 but one 0.808 (before 0.946-0.954, one 0.829). Not kept: lr
-# 2e-2 (MNIST 103.54-103.69, but Fashion-MNIST seed 1 diverged to 3033), 2.5e-2 / 3e-2 (103.5-103.7,
-# nearer that edge); 5 x 512 at 2e-2 104.00-104.06; 8 x 1024 at 3e-2 103.54-103.61 in about the same
-# time as 6 x 512. The 2-D VAE keeps batch 256 (VAE_2D_TRAINING): its 784-512-256-2 layers gain
+# 0.941-0.949), the Gaussian mixture 0.947-0.957 but one 0.808 (before 0.946-0.954, one 0.829).
+# Not kept: lr 2e-2 (MNIST 103.54-103.69, but Fashion-MNIST seed 1 diverged to 3033), 2.5e-2 /
+# 3e-2 (103.5-103.7, nearer that edge); 5 x 512 at 2e-2 104.00-104.06; 8 x 1024 at 3e-2
+# 103.54-103.61 in about the same time as 6 x 512. The 2-D VAE keeps batch 256 (VAE_2D_TRAINING): its 784-512-256-2 layers gain
 # little per image from 512 (6 x 512 at 1.25e-2 142.65-143.73 over seeds 0-4 but 1.08x the time;
 # 5 x 512: 143.7-144.8).
 # Before, batch 256 rather than 128 (the steps are ~1.4x as fast per image at these layer sizes)

@@ -204,8 +204,8 @@ def derive(store, trained) -> None:
     Retrain of its 2-D model waited 6.4 s more for the view (17.4 -> 10.3 s from the press to every
     view drawn, in Chromium), of its 20-d model 7 s (seed 1 drawn 16.4 -> 9.4 s after the press).
     For a model the clustering page shows, its table rows (k-means of its codes, with and without
-    UMAP) and the UMAP embedding. A failure here (umap-learn missing, a read-only folder) leaves the page to
-    compute them; the model itself is done."""
+    UMAP) and the UMAP embedding. A failure here (umap-learn missing, a read-only folder) leaves
+    the page to compute them; the model itself is done."""
     from .defaults import pages_using
 
     if "clustering" not in pages_using(trained.config):
