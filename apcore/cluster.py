@@ -60,7 +60,16 @@ GMM_FULL_MAX_FEATURES = 64
 # fell to 0.827 / 0.837 on two of the AE's embeddings and 0.802 on one of the VAE's (its seed 0, the
 # page's); the best of 5: AE 0.959-0.962, VAE 0.948-0.951. At 250 epochs the best of 3 failed
 # too, once in ten (VAE seed 4: 0.829; the best of 5 0.947). ~0.1 s more.
+# Five single k-means starts still all fell in a merged basin about once in ten (the 20-d VAE's
+# mean, training seeds 0-4 x UMAP seeds 0-1: 0.808 once), as each lands there about half the time;
+# the likelihood itself ranks the clusters right (log-likelihood per point 16.65 for the digits
+# against 16.34 merged). So EM also runs from the partition of the page's k-means row (its 10
+# k-means++ runs), and the likelier of the two is kept: six such failures (0.808-0.842; five of
+# clustering AEs of shorter budgets, one of the VAE) became 0.945-0.962, each above its k-means row;
+# where k-means itself merged two digits (0.804), the restarts' likelier mixture (0.957) stays.
+# 0.1-0.25 s more (Intel Xeon, 10,000 points).
 GMM_RESTARTS = 5
+GMM_REG = 1e-4  # added to the covariances' diagonal (scikit-learn's reg_covar)
 # N2D's settings (10 components, 20 neighbours, min_dist 0) with 150 epochs instead of umap-learn's
 # 500 for 10,000 points: UMAP's time is its epochs (one thread: seeded). Measured on the clustering
 # AE's codes (an older AE, AMD EPYC), k-means accuracy / NMI over five UMAP seeds: 500 epochs 0.921 /
@@ -327,8 +336,9 @@ def cluster(features: np.ndarray, algorithm: str = "kmeans", k: int = NUM_CLASSE
     """Cluster ids of shape (N,) for ``features`` (N, d).
 
     kmeans: :func:`apcore.metrics.kmeans_labels` (k-means++, 10 restarts). gmm: a Gaussian mixture
-    (EM from a k-means start; the likeliest of ``restarts`` runs), full covariances up to
-    ``GMM_FULL_MAX_FEATURES`` features, diagonal above.
+    (EM from a k-means start), full covariances up to ``GMM_FULL_MAX_FEATURES`` features, diagonal
+    above; with ``restarts`` > 1 the likeliest of that many runs from single k-means starts and one
+    run from the partition the k-means row finds (:data:`GMM_RESTARTS`).
     """
     if algorithm == "kmeans":
         return kmeans_labels(features, k, seed)
@@ -336,9 +346,34 @@ def cluster(features: np.ndarray, algorithm: str = "kmeans", k: int = NUM_CLASSE
         from sklearn.mixture import GaussianMixture
 
         cov = "full" if features.shape[1] <= GMM_FULL_MAX_FEATURES else "diag"
-        gmm = GaussianMixture(k, covariance_type=cov, reg_covar=1e-4, random_state=seed, n_init=restarts)
-        return gmm.fit_predict(features)
+        gmm = GaussianMixture(k, covariance_type=cov, reg_covar=GMM_REG, random_state=seed, n_init=restarts)
+        if restarts == 1:
+            return gmm.fit_predict(features)
+        gmm.fit(features)
+        start = kmeans_labels(features, k, seed)
+        if np.bincount(start, minlength=k).min() > 1:  # every component has a covariance to start from
+            other = GaussianMixture(k, covariance_type=cov, reg_covar=GMM_REG, random_state=seed,
+                                    **gaussian_start(features, start, k, cov)).fit(features)
+            gmm = max(gmm, other, key=lambda m: m.lower_bound_)
+        return gmm.predict(features)
     raise ValueError(f"unknown algorithm {algorithm!r}")
+
+
+def gaussian_start(features: np.ndarray, labels: np.ndarray, k: int, covariance_type: str = "full") -> dict:
+    """A Gaussian mixture's starting point (scikit-learn's ``weights_init``, ``means_init``,
+    ``precisions_init``) fitted to a partition of ``features`` (N, d) into ``labels`` (N,) in
+    range(k), each cluster of at least two members: its share, mean and covariance (plus
+    :data:`GMM_REG` on the diagonal, as EM adds); "full" or "diag" covariances."""
+    x = np.asarray(features, dtype=np.float64)
+    groups = [x[labels == c] for c in range(k)]
+    means = np.stack([g.mean(0) for g in groups])
+    if covariance_type == "diag":
+        precisions = np.stack([1.0 / (g.var(0) + GMM_REG) for g in groups])
+    else:
+        eye = np.eye(x.shape[1])
+        precisions = np.stack([np.linalg.inv(np.cov(g.T, bias=True).reshape(eye.shape) + GMM_REG * eye) for g in groups])
+    return {"weights_init": np.array([len(g) for g in groups]) / len(x), "means_init": means,
+            "precisions_init": precisions}
 
 
 @dataclasses.dataclass
@@ -379,7 +414,7 @@ def result_path(checkpoints: str | Path, pipeline: Pipeline, dataset: str, n: in
     ``clusterings/`` under the checkpoint folder; any change to what the result depends on (UMAP's
     options and the mixture's restarts included) names another file."""
     umap = UMAP_OPTIONS if pipeline.manifold == "umap" else None
-    runs = [restarts(pipeline)] if restarts(pipeline) > 1 else []  # the others keep their names
+    runs = [restarts(pipeline), "k-means partition"] if restarts(pipeline) > 1 else []  # the others keep their names
     spec = json.dumps([dataclasses.asdict(pipeline), dataset, n, model_key, umap, *runs], sort_keys=True).encode()
     return Path(checkpoints) / "clusterings" / f"{pipeline.representation}-{hashlib.sha256(spec).hexdigest()[:32]}.npz"
 
