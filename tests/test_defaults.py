@@ -71,7 +71,7 @@ def test_denoiser_longer_and_clustering_budgets(no_override):
     assert (mlp.latent_dim, mlp.noise, mlp.noise_level, mlp.epochs) == (32, "gaussian", 0.5, 3)
     assert defaults.denoiser_config("ae-fconv", "mask", 0.3, longer=True).epochs == 10
     ae = defaults.cluster_ae_config()
-    assert (ae.latent_dim, ae.batch_size, ae.epochs, ae.lr) == (defaults.CLUSTER_LATENT, 128, 4, 4e-3)
+    assert (ae.latent_dim, ae.batch_size, ae.epochs, ae.lr) == (defaults.CLUSTER_LATENT, 384, 6, 7e-3)
 
 
 def test_page_models_are_the_warmed_defaults():
