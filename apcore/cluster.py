@@ -67,7 +67,7 @@ GMM_FULL_MAX_FEATURES = 64
 # k-means++ runs), and the likelier of the two is kept: six such failures (0.808-0.842; five of
 # clustering AEs of shorter budgets, one of the VAE) became 0.945-0.962, each above its k-means row;
 # where k-means itself merged two digits (0.804), the restarts' likelier mixture (0.957) stays.
-# 0.1-0.25 s more (Intel Xeon, 10,000 points).
+# 0.15-0.35 s more (the k-means and one EM run; Intel Xeon, 10,000 points).
 GMM_RESTARTS = 5
 GMM_REG = 1e-4  # added to the covariances' diagonal (scikit-learn's reg_covar)
 # N2D's settings (10 components, 20 neighbours, min_dist 0) with 150 epochs instead of umap-learn's
