@@ -41,6 +41,7 @@ from .data import Dataset, load_dataset, to_float
 from .explore import Pca
 from .metrics import cluster_scores, encode_images, kmeans_labels
 from .models import Autoencoder
+from .train import Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +158,13 @@ def comparison(algorithm: str, k: int, pca_components: int, umap: bool, models: 
 # -- representations -------------------------------------------------------------------------
 
 def features(pipeline: Pipeline, images: torch.Tensor, trained: TrainedModel | None = None,
-             checkpoints: str | Path | None = None, guard: Callable[[], bool] | None = None) -> np.ndarray:
+             checkpoints: str | Path | None = None, guard: Callable[[], bool] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """What ``pipeline`` clusters, (N, d): its representation of the uint8 ``images`` (N, 28, 28),
     then its manifold step. ``trained``: the model whose codes an AE/VAE pipeline takes. A UMAP
     embedding of a model's codes is kept under ``checkpoints`` (:func:`cached_umap`; None: not kept),
     named by that model's :func:`model_identity` (read back without encoding the images); ``guard`` as in
-    :func:`apcore.cache.atomic_write`."""
+    :func:`apcore.cache.atomic_write`; ``should_stop`` as in :func:`umap_features`."""
     path = None
     if pipeline.manifold == "umap" and checkpoints is not None and trained is not None:
         path = embedding_path(checkpoints, model_identity(trained), len(images), pipeline.seed)
@@ -177,7 +179,7 @@ def features(pipeline: Pipeline, images: torch.Tensor, trained: TrainedModel | N
     else:
         x = code_features(trained.model, images)
     if pipeline.manifold == "umap":
-        x = cached_umap(x, path, pipeline.seed, guard)
+        x = cached_umap(x, path, pipeline.seed, guard, should_stop)
     return x
 
 
@@ -198,13 +200,19 @@ def code_features(model: Autoencoder, images: torch.Tensor) -> np.ndarray:
     return encode_images(model, images)
 
 
-def umap_features(features: np.ndarray, seed: int = 0, **options) -> np.ndarray:
+def umap_features(features: np.ndarray, seed: int = 0, should_stop: Callable[[], bool] | None = None,
+                  **options) -> np.ndarray:
     """UMAP embedding of ``features`` (N, d) -> (N, 10) with N2D's settings unless overridden.
 
     Seeded, hence single-threaded (umap-learn ignores ``n_jobs`` with a ``random_state``). The
     neighbour graph is exact (:func:`nearest_neighbours`), not pynndescent's: its functions take the
     metric as an argument, so numba cannot keep them compiled and every process paid ~12 s of
-    compilation; 10,000 codes take a fraction of a second exactly."""
+    compilation; 10,000 codes take a fraction of a second exactly.
+
+    ``should_stop``: asked before the fit and after each layout epoch (most of the time: ~30 ms an
+    epoch for 10,000 codes); :class:`~apcore.train.Cancelled` is raised once it says so. umap-learn
+    has no callback, but its epoch loop writes its progress bar (``tqdm_kwds``) to a file after
+    every epoch, and that file asks (:class:`_AskBetweenEpochs`)."""
     try:
         import umap  # noqa: PLC0415 - heavy (numba); only when the manifold step is asked for
     except ImportError:
@@ -214,11 +222,32 @@ def umap_features(features: np.ndarray, seed: int = 0, **options) -> np.ndarray:
     keep_umap_compiled()
 
     opts = {**UMAP_OPTIONS, **options}
+    if should_stop is not None:
+        if should_stop():
+            raise Cancelled()
+        opts["tqdm_kwds"] = {"disable": False, "file": _AskBetweenEpochs(should_stop), "mininterval": 0, "miniters": 1}
     knn = nearest_neighbours(features, opts["n_neighbors"])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)  # no transform()
         return umap.UMAP(random_state=seed, precomputed_knn=knn, **opts).fit_transform(features).astype(np.float32)
+
+
+class _AskBetweenEpochs:
+    """A progress bar's output file that writes nothing and raises :class:`~apcore.train.Cancelled`
+    once ``should_stop()`` says so: how :func:`umap_features` stops between layout epochs. Once
+    only: the bar's closing line, written as the exception leaves the loop, passes."""
+
+    def __init__(self, should_stop: Callable[[], bool]):
+        self.should_stop, self.stopped = should_stop, False
+
+    def write(self, text: str) -> None:
+        if not self.stopped and self.should_stop():
+            self.stopped = True
+            raise Cancelled()
+
+    def flush(self) -> None:
+        pass
 
 
 @torch.no_grad()
@@ -282,15 +311,15 @@ def embedding_path(checkpoints: str | Path, model_key: str, n: int, seed: int = 
 
 
 def cached_umap(features: np.ndarray, path: str | Path | None, seed: int = 0,
-                guard: Callable[[], bool] | None = None) -> np.ndarray:
+                guard: Callable[[], bool] | None = None, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """:func:`umap_features` of ``features`` (N, d), read from ``path`` when there, else computed and
-    written there atomically (``guard`` False: not written). A file that cannot be read or has the
-    wrong shape is recomputed."""
+    written there atomically (``guard`` False: not written; stopped by ``should_stop``: nothing
+    written). A file that cannot be read or has the wrong shape is recomputed."""
     if path is not None:
         path = Path(path)
         if (kept := read_embedding(path, len(features))) is not None:
             return kept
-    x = umap_features(features, seed)
+    x = umap_features(features, seed, should_stop=should_stop)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -450,19 +479,23 @@ def cached_result(pipeline: Pipeline, y_true: np.ndarray, path: str | Path | Non
 
 
 def keep_page_view(checkpoints: str | Path, dataset: str, models: dict[str, TrainedModel], shared: bool = True,
-                   guard: Callable[[], bool] | None = None) -> list[Result]:
+                   guard: Callable[[], bool] | None = None, should_stop: Callable[[], bool] | None = None) -> list[Result]:
     """Compute and keep under ``checkpoints`` what the clustering page shows before any widget moves
     (:data:`PAGE_VIEW`) for ``models`` ({"ae": ..., "vae": ...}, either may be absent): the table's
     rows of their codes, with and without UMAP (the embeddings kept too), and with ``shared`` the
-    pixel and PCA rows. Whatever is kept already is only read. Returns the rows in table order."""
+    pixel and PCA rows. Whatever is kept already is only read. Returns the rows in table order.
+    ``should_stop``: asked before each row and between UMAP's epochs (:func:`umap_features`), raises
+    :class:`~apcore.train.Cancelled` once it says so; the rows kept by then stay kept."""
     images, y = test_split(load_dataset(dataset))
     rows = []
     for p in comparison(models=list(models), **{**PAGE_VIEW, "umap": PAGE_VIEW["umap"] and umap_available()}):
         if shared or p.needs_model:
+            if should_stop is not None and should_stop():
+                raise Cancelled()
             trained = models.get(p.representation)
             path = result_path(checkpoints, p, dataset, len(y), model_identity(trained) if trained else None)
-            rows.append(cached_result(p, y, path, functools.partial(features, p, images, trained, checkpoints, guard),
-                                      guard))
+            compute = functools.partial(features, p, images, trained, checkpoints, guard, should_stop)
+            rows.append(cached_result(p, y, path, compute, guard))
     return rows
 
 

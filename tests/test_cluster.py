@@ -171,6 +171,36 @@ def test_umap_features_shape(blobs):
     assert cluster_accuracy(y, cluster.cluster(u, "kmeans", 3)) == 1.0
 
 
+class AskCount:
+    """A ``should_stop`` that says so from its ``stop_at``-th question on (never when None)."""
+
+    def __init__(self, stop_at=None):
+        self.asked, self.stop_at = 0, stop_at
+
+    def __call__(self):
+        self.asked += 1
+        return self.stop_at is not None and self.asked >= self.stop_at
+
+
+@pytest.mark.skipif(not cluster.umap_available(), reason="umap-learn not installed")
+def test_umap_asks_between_its_epochs_and_stops_when_told(tmp_path, blobs):
+    from apcore.train import Cancelled
+
+    x, _ = blobs
+    plain = cluster.umap_features(x, n_neighbors=10)
+    asking = AskCount()
+    np.testing.assert_array_equal(cluster.umap_features(x, n_neighbors=10, should_stop=asking), plain)  # the same fit
+    epochs = cluster.UMAP_OPTIONS["n_epochs"]
+    assert epochs <= asking.asked <= epochs + 5  # before the fit, then once an epoch (the bar's first and last lines)
+    stopping = AskCount(stop_at=20)
+    path = cluster.embedding_path(tmp_path, "k" * 64, len(x))
+    with pytest.raises(Cancelled):
+        cluster.cached_umap(x, path, should_stop=stopping)
+    assert stopping.asked == 20 and not path.parent.exists()  # stopped mid-layout; nothing kept
+    with pytest.raises(Cancelled):
+        cluster.umap_features(x, should_stop=lambda: True)  # asked before the neighbours too
+
+
 @pytest.fixture
 def fake_umap(monkeypatch):
     """umap_features replaced by a cheap deterministic map that counts its calls."""

@@ -1,6 +1,7 @@
 """apcore.worker: a killed worker is a failed job, never a corrupt checkpoint or a stray process."""
 
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -226,8 +227,8 @@ def test_a_job_is_done_only_once_its_view_is_kept(monkeypatch):
 
     monkeypatch.setattr(worker, "derive", lambda store, trained: order.append(f"derived {trained.config.key}"))
     message = {"job": 1, "config": config.to_dict(), "clustering_first": True}  # the clustering page asked
-    worker._run_job(Store(), lambda m: order.append(m["event"]), message, set())
-    assert order == ["trained", f"derived {config.key}", "done"]
+    later = worker._run_job(Store(), lambda m: order.append(m["event"]), message, set())
+    assert order == ["trained", f"derived {config.key}", "done"] and later is None  # nothing left to keep
 
 
 @pytest.mark.parametrize("latent", [20, 2])
@@ -245,12 +246,78 @@ def test_the_vae_pages_models_are_announced_before_their_clustering_view(monkeyp
         def get_or_train(self, c, *args):
             return made(c)
 
-    monkeypatch.setattr(worker, "derive", lambda store, trained: order.append("derived"))
+    def derive(store, trained, should_stop=None):
+        order.append("derived")
+        return True
+
+    monkeypatch.setattr(worker, "derive", derive)
     message = {"job": 1, "config": config.to_dict()}
     if clustering_first is not None:
         message["clustering_first"] = clustering_first
-    worker._run_job(Store(), lambda m: order.append(m["event"]), message, set())
-    assert order == (["derived", "done"] if clustering_first else ["done", "derived"])
+    jobs, views = queue.Queue(), {}
+    jobs.put(message)
+    for _ in range(1 if clustering_first else 2):  # (a third call would wait for a job)
+        worker.serve_one(Store(), lambda m: order.append(m["event"]), jobs, set(), views, [])
+    assert order == (["derived", "done"] if clustering_first else ["done", "derived"]) and views == {}
+
+
+def test_a_waiting_job_goes_before_a_clustering_view_and_puts_off_one_begun(monkeypatch):
+    """The VAE page's 2-D model, then its 20-d one pressed while the first trains, then the 2-D one
+    again while the 20-d one's view is being kept: every job first, then the newest models' views,
+    each once, the Retrain's in place of its config's older model."""
+    from apcore import defaults, worker
+
+    order, jobs, views = [], queue.Queue(), {}
+    two, twenty = (defaults.default_config("vae-mlp", latent_dim=d) for d in (2, 20))
+    trained = []
+
+    class Store:
+        def get_or_train(self, c, *args):
+            trained.append(made(c))
+            order.append(f"trained {c.latent_dim}")
+            return trained[-1]
+
+        retrain = get_or_train
+
+    def derive(store, model, should_stop=None):
+        assert should_stop is not None and not should_stop()  # asked only when no job waits
+        if model is trained[1] and "job 3 sent" not in order:
+            order.append("job 3 sent")
+            jobs.put({"job": 3, "config": two.to_dict(), "retrain": True})  # pressed during this view
+            assert should_stop()
+            return False
+        order.append(f"derived {model.config.latent_dim}" + (" (retrained)" if model is trained[2] else ""))
+        return True
+
+    monkeypatch.setattr(worker, "derive", derive)
+    send = lambda m: order.append(f"{m['event']} {m['job']}")  # noqa: E731
+    jobs.put({"job": 1, "config": two.to_dict()})
+    worker.serve_one(Store(), send, jobs, set(), views, [])
+    jobs.put({"job": 2, "config": twenty.to_dict()})
+    for _ in range(5):  # job 2; 20's view put off; job 3; the two views (a sixth call would wait for a job)
+        worker.serve_one(Store(), send, jobs, set(), views, [])
+    assert order == ["trained 2", "done 1", "trained 20", "done 2", "job 3 sent", "trained 2", "done 3",
+                     "derived 2 (retrained)", "derived 20"]
+    assert views == {} and jobs.empty()
+
+
+@pytest.mark.skipif(not __import__("apcore.cluster").cluster.umap_available(), reason="umap-learn not installed")
+def test_derive_gives_way_between_umaps_epochs_and_keeps_nothing_half_done(tmp_path, monkeypatch):
+    from apcore import cluster, defaults, worker
+
+    monkeypatch.setenv("APCORE_CLUSTER_LIMIT", "200")
+    store, model = ModelStore(root=tmp_path, device="cpu"), made(defaults.cluster_ae_config())
+    asked = []
+
+    def job_arrives_at_the_30th_question():
+        asked.append(1)
+        return len(asked) >= 30
+
+    assert worker.derive(store, model, should_stop=job_arrives_at_the_30th_question) is False
+    assert len(asked) == 30 < cluster.UMAP_OPTIONS["n_epochs"]  # stopped in UMAP's layout
+    assert kept(tmp_path) == (1, 0)  # the codes' row, done before UMAP began; no embedding
+    assert worker.derive(store, model, should_stop=lambda: False) is True
+    assert kept(tmp_path) == (2, 1)
 
 
 def test_warm_up_runs_a_few_steps_of_every_page_default_and_stops_for_a_job(monkeypatch):
