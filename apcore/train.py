@@ -22,7 +22,7 @@ from . import models
 from .config import ModelConfig
 from .cores import CoreShare
 from .data import Dataset, corrupt, to_float
-from .defaults import ADAM_BETA2, DATA_START, WARMUP, bf16_eligible
+from .defaults import DATA_START, WARMUP, adam_betas, bf16_eligible
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +179,9 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
         on_snapshot: SnapshotHook | None = None) -> list[dict]:
     """Train ``model`` in place on ``device``; returns the history, one dict per epoch.
 
-    Adam (fused), for the MLPs a start from the data's mean image and beta2 0.99
-    (:data:`~apcore.defaults.DATA_START`; the denoising CNN beta2 0.99 alone), for a VAE a short
-    linear warm-up, and a cosine learning-rate decay to zero over the run (:func:`_schedule`: a
+    Adam (fused; its betas per family: :func:`~apcore.defaults.adam_betas`), for the MLPs a start
+    from the data's mean image (:data:`~apcore.defaults.DATA_START`), for the VAEs and the denoising
+    CNN a short linear warm-up (:data:`~apcore.defaults.WARMUP`), and a cosine learning-rate decay to zero over the run (:func:`_schedule`: a
     lower loss in the same number of epochs than a constant rate); the forward pass in
     :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
@@ -211,7 +211,7 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
     batch = min(config.batch_size, n)
     steps = n // batch  # drop the ragged last batch: constant shapes, unbiased epoch means
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    betas = (0.9, ADAM_BETA2.get(config.family, 0.999))
+    betas = adam_betas(config.family)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=betas, fused=True)  # one kernel for all tensors
     precision = autocast_dtype(device, config)
     log.info("training %s on %s in %s", config.describe(), device, precision or torch.float32)
@@ -279,7 +279,7 @@ def _fit_graphed(model: models.Autoencoder, config: ModelConfig, images: torch.T
     factor = _device_schedule(total, WARMUP.get(config.family, 0.0))
     first_lr = config.lr * float(factor(torch.zeros(())))
     lr = torch.tensor(first_lr, device=device)
-    betas = (0.9, ADAM_BETA2.get(config.family, 0.999))
+    betas = adam_betas(config.family)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=True, capturable=True)
     perm = torch.zeros(steps, batch, dtype=torch.long, device=device)  # this epoch's batches
     position = torch.zeros((), dtype=torch.long, device=device)      # the step within the epoch

@@ -1,13 +1,16 @@
 """Denoising on MNIST: PSNR and SSIM of noisy input and model output on the 10,000 test images.
 
-Each model trains on Gaussian noise of std 0.5 (clipped to [0, 1]) and is scored on the test set
-corrupted the same way with a fixed seed. Reference (``../shared/guides/TARGETS.md``): the noisy
-input itself is about 9.4 dB; a small conv denoiser in a well-known course ~15.8 dB; target >= 20 dB.
+Each model trains on its noise (by default Gaussian of std 0.5, clipped to [0, 1]) and is scored on
+the test set corrupted the same way with a fixed seed. Reference (``../shared/guides/TARGETS.md``):
+the noisy input itself is about 9.4 dB; a small conv denoiser in a well-known course ~15.8 dB;
+target >= 20 dB.
 
     python bench/denoise.py --threads 2  # the page's default models (CNN and MLP); writes
                                          # bench/results/denoise.md
     python bench/denoise.py --variant ae-conv,64,5,256,3e-3 --device cuda --no-write
                                          # other models (family,latent,epochs,batch,lr)
+    python bench/denoise.py --variant ae-fconv,8,2,64,5e-3 --beta1 0.9 --warmup 0 --seeds 0,1 \
+        --noise gaussian:0.5 --noise salt-pepper:0.3 --no-write   # the CNN's recipe before issue 14
 
 Train seconds are the trainer's wall time only.
 """
@@ -22,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apcore import train  # noqa: E402
+from apcore import defaults, train  # noqa: E402
 from apcore.config import ModelConfig  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
 from apcore.defaults import page_defaults  # noqa: E402
@@ -39,9 +42,21 @@ def run(config: ModelConfig, data, device) -> dict[str, float]:
     return row
 
 
+def variant(spec: str) -> tuple[ModelConfig, tuple[float, float] | None]:
+    """``family,latent,epochs,batch,lr[,beta1,warmup]`` -> (config, (beta1, warm-up) or None)."""
+    fam, latent, epochs, batch, lr, *recipe = spec.split(",")
+    config = ModelConfig(family=fam, latent_dim=int(latent), epochs=int(epochs), batch_size=int(batch), lr=float(lr))
+    return config, tuple(map(float, recipe)) or None
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variant", action="append", default=[], help="family,latent,epochs,batch,lr[,seed] (repeatable)")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="family,latent,epochs,batch,lr[,beta1,warmup] (repeatable; Adam's beta1 and the warm-up "
+                         "fraction: the family's unless given)")
+    ap.add_argument("--seeds", default="0", help="training seeds, comma-separated")
+    ap.add_argument("--noise", action="append", default=[], help="kind:level to train and test on "
+                    "(repeatable; default gaussian:0.5)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: its default)")
     ap.add_argument("--no-write", action="store_true")
@@ -50,20 +65,28 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     device = train.pick_device(args.device)
     data = load_dataset("mnist")
-    configs = page_defaults()["denoise"]
-    if args.variant:
-        configs = []
-        for v in args.variant:
-            fam, latent, epochs, batch, lr, *seed = v.split(",")
-            configs.append(ModelConfig(family=fam, latent_dim=int(latent), epochs=int(epochs), batch_size=int(batch),
-                                       lr=float(lr), seed=int(seed[0]) if seed else 0, noise="gaussian", noise_level=0.5))
-    lines = [f"Gaussian noise std 0.5, clipped to [0, 1]; 10,000 test images. Device: {device_name(device)}.", "",
-             "| model | latent | epochs | batch | PSNR noisy (dB) | PSNR denoised (dB) | SSIM noisy | SSIM denoised | train s |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for c in configs:
+    # (config, (beta1, warm-up) or None: the family's)
+    configs = [variant(v) for v in args.variant] or [(c, None) for c in page_defaults()["denoise"]]
+    noises = [(kind, float(level)) for kind, level in (n.split(":") for n in args.noise or ["gaussian:0.5"])]
+    runs = [(c.replace(noise=kind, noise_level=level, seed=int(seed)), recipe)  # each seed's variants side by side
+            for kind, level in noises for seed in args.seeds.split(",") for c, recipe in configs]
+    betas, warmup = dict(defaults.ADAM_BETAS), dict(defaults.WARMUP)  # the families' own
+    lines = [f"10,000 test images, corrupted as each model was trained. Device: {device_name(device)}.", "",
+             "| model | latent | epochs x batch, lr | Adam's betas, warm-up | noise | seed | PSNR noisy (dB) "
+             "| PSNR denoised (dB) | SSIM noisy | SSIM denoised | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c, recipe in runs:  # the trainer reads these tables: set them for this run
+        defaults.ADAM_BETAS.update(betas)
+        defaults.WARMUP.clear()
+        defaults.WARMUP.update(warmup)
+        if recipe:
+            defaults.ADAM_BETAS[c.family] = (recipe[0], defaults.adam_betas(c.family)[1])
+            defaults.WARMUP[c.family] = recipe[1]
         r = run(c, data, device)
-        lines.append(f"| `{c.family}` | {c.latent_dim} | {c.epochs} | {c.batch_size} | {r['psnr_noisy']:.2f} | "
-                     f"**{r['psnr_denoised']:.2f}** | {r['ssim_noisy']:.3f} | {r['ssim_denoised']:.3f} | {r['seconds']:.1f} |")
+        lines.append(f"| `{c.family}` | {c.latent_dim} | {c.epochs} x {c.batch_size}, {c.lr:g} | "
+                     f"{defaults.adam_betas(c.family)}, {defaults.WARMUP.get(c.family, 0.0):g} | {c.noise} {c.noise_level:g} | "
+                     f"{c.seed} | {r['psnr_noisy']:.2f} | **{r['psnr_denoised']:.3f}** | {r['ssim_noisy']:.3f} | "
+                     f"{r['ssim_denoised']:.3f} | {r['seconds']:.1f} |")
         print(lines[-1], file=sys.stderr, flush=True)
     text = "\n".join(lines)
     print(text)

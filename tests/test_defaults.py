@@ -69,7 +69,7 @@ def test_the_conv_ae_trains_on_fewer_images_but_not_its_one_class_model(no_overr
 def test_denoiser_longer_and_clustering_budgets(no_override):
     mlp = defaults.denoiser_config("ae-mlp")
     assert (mlp.latent_dim, mlp.noise, mlp.noise_level, mlp.epochs) == (32, "gaussian", 0.5, 3)
-    assert defaults.denoiser_config("ae-fconv", "mask", 0.3, longer=True).epochs == 10
+    assert defaults.denoiser_config("ae-fconv", "mask", 0.3, longer=True).epochs == 5
     ae = defaults.cluster_ae_config()
     assert (ae.latent_dim, ae.batch_size, ae.epochs, ae.lr) == (defaults.CLUSTER_LATENT, 384, 6, 7e-3)
 

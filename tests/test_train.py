@@ -232,15 +232,26 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert f == [float(step_by_step(torch.tensor(float(t), dtype=torch.float64))) for t in range(100)]
 
 
-def test_fit_steps_at_the_scheduled_rates(mnist, monkeypatch):
-    """Each optimiser step uses the schedule's rate for the steps before it, across epochs."""
-    config = tiny(family="vae-mlp", train_limit=15 * 64, epochs=2, lr=3e-3)  # 30 steps: 2 of warm-up
-    used = []
+@pytest.mark.parametrize("family, warm_steps, betas", [("vae-mlp", 1, (0.9, 0.99)), ("ae-fconv", 2, (0.8, 0.99)),
+                                                     ("ae-conv", 0, (0.9, 0.999))])
+def test_fit_steps_at_the_scheduled_rates_with_the_familys_betas(family, warm_steps, betas, mnist, monkeypatch):
+    """Each optimiser step uses the schedule's rate for the steps before it, across epochs, and the
+    family's betas: the denoising CNN's tenfold rate comes with a warm-up and beta1 0.8."""
+    config = tiny(family=family, train_limit=15 * 64, epochs=2, lr=3e-3)  # 30 steps
+    used, used_betas = [], set()
     step = torch.optim.Adam.step
-    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: used.append(self.param_groups[0]["lr"]) or step(self, *a, **k))
+
+    def spy(self, *a, **k):
+        used.append(self.param_groups[0]["lr"])
+        used_betas.add(self.param_groups[0]["betas"])
+        return step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
     trained(config, mnist)
-    assert used == [3e-3 * f for f in train._schedule(30, defaults.WARMUP["vae-mlp"])]
-    assert used[0] < used[1] == max(used) and used[-1] < 1e-4  # the warm-up, then the decay
+    assert used_betas == {betas}
+    assert used == [3e-3 * f for f in train._schedule(30, defaults.WARMUP.get(family, 0.0))]
+    assert used.index(max(used)) == warm_steps and used[-1] < 1e-4  # the warm-up (if any), then the decay
+    assert all(a < b for a, b in zip(used[:warm_steps], used[1:warm_steps + 1]))
 
 
 def test_precision_by_family_cpu_and_override(monkeypatch):
