@@ -181,8 +181,9 @@ def fit(model: models.Autoencoder, config: ModelConfig, data: Dataset, device: t
 
     Adam (fused; its betas per family: :func:`~apcore.defaults.adam_betas`), for the MLPs a start
     from the data's mean image (:data:`~apcore.defaults.DATA_START`), for the VAEs and the denoising
-    CNN a short linear warm-up (:data:`~apcore.defaults.WARMUP`), and a cosine learning-rate decay to zero over the run (:func:`_schedule`: a
-    lower loss in the same number of epochs than a constant rate); the forward pass in
+    CNN a short linear warm-up (:data:`~apcore.defaults.WARMUP`), and a cosine learning-rate decay
+    to zero over the run (:func:`_schedule`: a lower loss in the same number of epochs than a
+    constant rate); the forward pass in
     :func:`autocast_dtype`'s precision (logged). Raises :class:`Cancelled` when ``should_stop()``.
     ``on_snapshot`` (a :class:`SnapshotHook`) is called with the global step number at the steps
     it asks for; it must leave the model as it found it (mode, weights, random state).

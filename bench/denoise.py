@@ -83,10 +83,10 @@ def main(argv=None) -> None:
             defaults.ADAM_BETAS[c.family] = (recipe[0], defaults.adam_betas(c.family)[1])
             defaults.WARMUP[c.family] = recipe[1]
         r = run(c, data, device)
-        lines.append(f"| `{c.family}` | {c.latent_dim} | {c.epochs} x {c.batch_size}, {c.lr:g} | "
-                     f"{defaults.adam_betas(c.family)}, {defaults.WARMUP.get(c.family, 0.0):g} | {c.noise} {c.noise_level:g} | "
-                     f"{c.seed} | {r['psnr_noisy']:.2f} | **{r['psnr_denoised']:.3f}** | {r['ssim_noisy']:.3f} | "
-                     f"{r['ssim_denoised']:.3f} | {r['seconds']:.1f} |")
+        used = f"{defaults.adam_betas(c.family)}, {defaults.WARMUP.get(c.family, 0.0):g}"
+        lines.append(f"| `{c.family}` | {c.latent_dim} | {c.epochs} x {c.batch_size}, {c.lr:g} | {used} | "
+                     f"{c.noise} {c.noise_level:g} | {c.seed} | {r['psnr_noisy']:.2f} | **{r['psnr_denoised']:.3f}** | "
+                     f"{r['ssim_noisy']:.3f} | {r['ssim_denoised']:.3f} | {r['seconds']:.1f} |")
         print(lines[-1], file=sys.stderr, flush=True)
     text = "\n".join(lines)
     print(text)
