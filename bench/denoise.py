@@ -9,8 +9,10 @@ target >= 20 dB.
                                          # bench/results/denoise.md
     python bench/denoise.py --variant ae-conv,64,5,256,3e-3 --device cuda --no-write
                                          # other models (family,latent,epochs,batch,lr)
-    python bench/denoise.py --variant ae-fconv,8,2,64,5e-3 --beta1 0.9 --warmup 0 --seeds 0,1 \
-        --noise gaussian:0.5 --noise salt-pepper:0.3 --no-write   # the CNN's recipe before issue 14
+    python bench/denoise.py --threads 2 --variant ae-fconv,8,2,64,5e-3,0.9,0 \
+        --variant ae-fconv,8,1,64,5e-2 --seeds 0,1,2 --noise gaussian:0.5 --noise salt-pepper:0.3 \
+        --noise mask:0.5 --no-write      # the CNN before and after issue 14's recipe (beta1, warm-up),
+                                         # each seed's pair trained in turn
 
 Train seconds are the trainer's wall time only.
 """
@@ -45,6 +47,8 @@ def run(config: ModelConfig, data, device) -> dict[str, float]:
 def variant(spec: str) -> tuple[ModelConfig, tuple[float, float] | None]:
     """``family,latent,epochs,batch,lr[,beta1,warmup]`` -> (config, (beta1, warm-up) or None)."""
     fam, latent, epochs, batch, lr, *recipe = spec.split(",")
+    if len(recipe) not in (0, 2):
+        raise ValueError(f"--variant {spec!r}: give both beta1 and warmup, or neither")
     config = ModelConfig(family=fam, latent_dim=int(latent), epochs=int(epochs), batch_size=int(batch), lr=float(lr))
     return config, tuple(map(float, recipe)) or None
 
@@ -66,7 +70,10 @@ def main(argv=None) -> None:
     device = train.pick_device(args.device)
     data = load_dataset("mnist")
     # (config, (beta1, warm-up) or None: the family's)
-    configs = [variant(v) for v in args.variant] or [(c, None) for c in page_defaults()["denoise"]]
+    try:
+        configs = [variant(v) for v in args.variant] or [(c, None) for c in page_defaults()["denoise"]]
+    except ValueError as exc:
+        ap.error(str(exc))
     noises = [(kind, float(level)) for kind, level in (n.split(":") for n in args.noise or ["gaussian:0.5"])]
     runs = [(c.replace(noise=kind, noise_level=level, seed=int(seed)), recipe)  # each seed's variants side by side
             for kind, level in noises for seed in args.seeds.split(",") for c, recipe in configs]
