@@ -233,10 +233,11 @@ def test_schedule_warms_up_then_decays_to_zero():
 
 
 @pytest.mark.parametrize("family, warm_steps, betas", [("vae-mlp", 1, (0.9, 0.99)), ("ae-fconv", 2, (0.8, 0.99)),
-                                                     ("ae-conv", 0, (0.9, 0.999))])
+                                                     ("ae-conv", 0, (0.8, 0.999)), ("vae-conv", 1, (0.9, 0.999))])
 def test_fit_steps_at_the_scheduled_rates_with_the_familys_betas(family, warm_steps, betas, mnist, monkeypatch):
     """Each optimiser step uses the schedule's rate for the steps before it, across epochs, and the
-    family's betas: the denoising CNN's tenfold rate comes with a warm-up and beta1 0.8."""
+    family's betas: the denoising CNN's tenfold rate comes with a warm-up and beta1 0.8, the conv AE
+    has beta1 0.8 too, the conv VAE PyTorch's defaults."""
     config = tiny(family=family, train_limit=15 * 64, epochs=2, lr=3e-3)  # 30 steps
     used, used_betas = [], set()
     step = torch.optim.Adam.step
