@@ -76,18 +76,19 @@ TRAINING = {
 # all 60,000 -> 48,000 images: 2-d 148.8 / 150.3 -> 150.4 / 152.4, 5-d 113.3 / 111.6 -> 116.5 /
 # 114.8, 10-d 90.8 / 88.3 -> 93.1 / 92.5, 20-d 80.0 / 82.4 -> 85.6 / 83.7; training 9.6-12.0 s ->
 # 6.2-8.9 s. 48,000 at lr 5e-3: 149.4-153.6, 113.2-113.9, 90.5-97.4, 89.5-97.4 (less steady).
-# Then Adam's beta1 at 0.8 (ADAM_BETAS), the same steps: test BCE lower at every code size, in
-# the same time. Measured (Intel Xeon with AMX, bf16, 2 threads, one process; seeds 0-4, beta1 0.9
-# -> 0.8): 2-d 150.53 / 152.84 / 150.48 / 153.62 / 151.07 -> 149.25 / 150.08 / 148.93 / 151.93 /
-# 150.86 (mean 151.7 -> 150.2); 5-d 116.58 / 114.47 / 114.13 / 117.04 / 118.33 -> 116.41 / 112.93 /
-# 114.46 / 115.66 / 115.97 (116.1 -> 115.1); 10-d 92.92 / 92.74 / 92.15 / 93.21 / 93.66 -> 90.64 /
-# 92.31 / 91.00 / 90.88 / 90.95 (92.9 -> 91.2); 20-d 84.41 / 85.63 / 87.42 / 82.07 / 87.43 -> 81.66 /
-# 81.28 / 83.26 / 82.33 / 86.53 (85.4 -> 83.0); Fashion-MNIST 5-d, seeds 0 / 1: 238.60 / 237.50 ->
-# 239.61 / 236.87. The anomaly page's one-class CNN (the same family; 20 x 256, bench/anomaly.py
-# --family ae-conv): mean AUROC over the ten digits, squared error 0.958 -> 0.961, BCE 0.912 ->
-# 0.914 (digit 8 0.886 -> 0.881, the rest within +-0.001 or higher). Not kept: the gain spent on
-# fewer images, beta1 0.8 on 42,000 (0.88x the steps): seeds 0-4 within the floors above but for the
-# 20-d code's seed 4 (96.68); on 36,000: 10-d seed 0 99.83; on 30,000: 2-d 158.31, 10-d 106.82.
+# Then Adam's beta1 at 0.8 (ADAM_BETAS), the same steps: test BCE lower at every code size, in the
+# same time. Measured (Intel Xeon with AMX, bf16, 2 threads, one process; seeds 0-4, beta1 0.9 ->
+# 0.8; bench/recipes.py, bench/results/recipes.md): 2-d 150.53 / 152.84 / 150.48 / 153.62 / 151.07
+# -> 149.25 / 150.08 / 148.93 / 151.93 / 150.86 (mean 151.7 -> 150.2); 5-d 116.58 / 114.47 /
+# 114.13 / 117.04 / 118.33 -> 116.41 / 112.93 / 114.46 / 115.66 / 115.97 (116.1 -> 115.1); 10-d
+# 92.92 / 92.74 / 92.15 / 93.21 / 93.66 -> 90.64 / 92.31 / 91.00 / 90.88 / 90.95 (92.9 -> 91.2);
+# 20-d 84.41 / 85.63 / 87.42 / 82.07 / 87.43 -> 81.66 / 81.28 / 83.26 / 82.33 / 86.53 (85.4 ->
+# 83.0); Fashion-MNIST 5-d, seeds 0 / 1: 238.60 / 237.50 -> 239.61 / 236.87. The anomaly page's
+# one-class CNN (the same family; 20 x 256, bench/anomaly.py --family ae-conv): mean AUROC over
+# the ten digits, squared error 0.958 -> 0.961, BCE 0.912 -> 0.914 (digit 8 0.886 -> 0.881, the
+# rest within +-0.001 or higher). Not kept: the gain spent on fewer images, beta1 0.8 on 42,000
+# (0.88x the steps): seeds 0-4 within the floors above but for the 20-d code's seed 4 (96.68); on
+# 36,000: 10-d seed 0 99.83; on 30,000: 2-d 158.31, 10-d 106.82.
 
 # The MLP VAE (a code of more than 2 numbers): batch 512, 6 epochs at lr 1.5e-2 (about sqrt(2) x
 # batch 256's rate). A step at 512 takes ~1.4x one at 256 here: the weights' casts and Adam's passes

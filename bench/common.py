@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 import time
@@ -42,6 +43,43 @@ def train_timed(config, data, device):
     seconds = time.perf_counter() - start
     model.requires_grad_(False)
     return model, seconds
+
+
+def variant(spec: str):
+    """``family,latent,epochs,batch,lr[,beta1,warmup]`` -> (config, (beta1, warm-up) or None): the
+    family's page model at that latent size (its number of training images kept) with the given
+    epochs, batch and rate; Adam's beta1 and the warm-up fraction, when given, for :func:`recipe`.
+    ``latent`` may list sizes (``2/5/10/20``): one config each, in that order. ValueError on a
+    malformed spec."""
+    from apcore import defaults
+
+    fam, latents, epochs, batch, lr, *rest = spec.split(",")
+    if len(rest) not in (0, 2):
+        raise ValueError(f"--variant {spec!r}: give both beta1 and warmup, or neither")
+    override = tuple(map(float, rest)) or None
+    return [(defaults.default_config(fam, latent_dim=int(latent)).replace(
+        epochs=int(epochs), batch_size=int(batch), lr=float(lr)), override) for latent in latents.split("/")]
+
+
+@contextlib.contextmanager
+def recipe(family: str, override: tuple[float, float] | None):
+    """Adam's beta1 and the warm-up fraction of ``family`` set to ``override`` (None: the family's
+    own) while inside; yields them as a table cell. The trainer reads them from
+    ``apcore.defaults``' tables (:data:`~apcore.defaults.ADAM_BETAS`, :data:`~apcore.defaults.WARMUP`),
+    which are restored on the way out."""
+    from apcore import defaults
+
+    betas, warmup = dict(defaults.ADAM_BETAS), dict(defaults.WARMUP)
+    if override:
+        defaults.ADAM_BETAS[family] = (override[0], defaults.adam_betas(family)[1])
+        defaults.WARMUP[family] = override[1]
+    try:
+        yield f"{defaults.adam_betas(family)}, {defaults.WARMUP.get(family, 0.0):g}"
+    finally:
+        defaults.ADAM_BETAS.clear()
+        defaults.ADAM_BETAS.update(betas)
+        defaults.WARMUP.clear()
+        defaults.WARMUP.update(warmup)
 
 
 def mm_rate(dtype: torch.dtype, device: torch.device, n: int = 4096, reps: int = 4) -> float:

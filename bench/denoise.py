@@ -8,7 +8,8 @@ target >= 20 dB.
     python bench/denoise.py --threads 2  # the page's default models (CNN and MLP); writes
                                          # bench/results/denoise.md
     python bench/denoise.py --variant ae-conv,64,5,256,3e-3 --device cuda --no-write
-                                         # other models (family,latent,epochs,batch,lr)
+                                         # other models (family,latent,epochs,batch,lr; the
+                                         # family's number of training images)
     python bench/denoise.py --threads 2 --variant ae-fconv,8,2,64,5e-3,0.9,0 \
         --variant ae-fconv,8,1,64,5e-2 --seeds 0,1,2 --noise gaussian:0.5 --noise salt-pepper:0.3 \
         --noise mask:0.5 --no-write      # the CNN before and after issue 14's recipe (beta1, warm-up),
@@ -27,14 +28,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apcore import defaults, train  # noqa: E402
+from apcore import train  # noqa: E402
 from apcore.config import ModelConfig  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
 from apcore.defaults import page_defaults  # noqa: E402
 from apcore.denoise import denoise, quality  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "denoise.md"
-from bench.common import device_name, train_timed  # noqa: E402
+from bench.common import device_name, recipe, train_timed, variant  # noqa: E402
 
 
 def run(config: ModelConfig, data, device) -> dict[str, float]:
@@ -42,15 +43,6 @@ def run(config: ModelConfig, data, device) -> dict[str, float]:
     row = quality(*denoise(model, data.test_images, config.noise, config.noise_level))
     row["seconds"] = seconds
     return row
-
-
-def variant(spec: str) -> tuple[ModelConfig, tuple[float, float] | None]:
-    """``family,latent,epochs,batch,lr[,beta1,warmup]`` -> (config, (beta1, warm-up) or None)."""
-    fam, latent, epochs, batch, lr, *recipe = spec.split(",")
-    if len(recipe) not in (0, 2):
-        raise ValueError(f"--variant {spec!r}: give both beta1 and warmup, or neither")
-    config = ModelConfig(family=fam, latent_dim=int(latent), epochs=int(epochs), batch_size=int(batch), lr=float(lr))
-    return config, tuple(map(float, recipe)) or None
 
 
 def main(argv=None) -> None:
@@ -71,26 +63,19 @@ def main(argv=None) -> None:
     data = load_dataset("mnist")
     # (config, (beta1, warm-up) or None: the family's)
     try:
-        configs = [variant(v) for v in args.variant] or [(c, None) for c in page_defaults()["denoise"]]
+        configs = [cv for v in args.variant for cv in variant(v)] or [(c, None) for c in page_defaults()["denoise"]]
     except ValueError as exc:
         ap.error(str(exc))
     noises = [(kind, float(level)) for kind, level in (n.split(":") for n in args.noise or ["gaussian:0.5"])]
-    runs = [(c.replace(noise=kind, noise_level=level, seed=int(seed)), recipe)  # each seed's variants side by side
-            for kind, level in noises for seed in args.seeds.split(",") for c, recipe in configs]
-    betas, warmup = dict(defaults.ADAM_BETAS), dict(defaults.WARMUP)  # the families' own
+    runs = [(c.replace(noise=kind, noise_level=level, seed=int(seed)), override)  # each seed's variants side by side
+            for kind, level in noises for seed in args.seeds.split(",") for c, override in configs]
     lines = [f"10,000 test images, corrupted as each model was trained. Device: {device_name(device)}.", "",
              "| model | latent | epochs x batch, lr | Adam's betas, warm-up | noise | seed | PSNR noisy (dB) "
              "| PSNR denoised (dB) | SSIM noisy | SSIM denoised | train s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for c, recipe in runs:  # the trainer reads these tables: set them for this run
-        defaults.ADAM_BETAS.update(betas)
-        defaults.WARMUP.clear()
-        defaults.WARMUP.update(warmup)
-        if recipe:
-            defaults.ADAM_BETAS[c.family] = (recipe[0], defaults.adam_betas(c.family)[1])
-            defaults.WARMUP[c.family] = recipe[1]
-        r = run(c, data, device)
-        used = f"{defaults.adam_betas(c.family)}, {defaults.WARMUP.get(c.family, 0.0):g}"
+    for c, override in runs:
+        with recipe(c.family, override) as used:
+            r = run(c, data, device)
         lines.append(f"| `{c.family}` | {c.latent_dim} | {c.epochs} x {c.batch_size}, {c.lr:g} | {used} | "
                      f"{c.noise} {c.noise_level:g} | {c.seed} | {r['psnr_noisy']:.2f} | **{r['psnr_denoised']:.3f}** | "
                      f"{r['ssim_noisy']:.3f} | {r['ssim_denoised']:.3f} | {r['seconds']:.1f} |")
