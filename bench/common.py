@@ -53,12 +53,17 @@ def variant(spec: str):
     malformed spec."""
     from apcore import defaults
 
-    fam, latents, epochs, batch, lr, *rest = spec.split(",")
-    if len(rest) not in (0, 2):
-        raise ValueError(f"--variant {spec!r}: give both beta1 and warmup, or neither")
-    override = tuple(map(float, rest)) or None
-    return [(defaults.default_config(fam, latent_dim=int(latent)).replace(
-        epochs=int(epochs), batch_size=int(batch), lr=float(lr)), override) for latent in latents.split("/")]
+    fields = spec.split(",")
+    if len(fields) not in (5, 7):
+        raise ValueError(f"--variant {spec!r}: family,latent,epochs,batch,lr[,beta1,warmup] "
+                         "(both of beta1 and warmup, or neither)")
+    fam, latents, epochs, batch, lr, *rest = fields
+    try:
+        override = tuple(map(float, rest)) or None
+        return [(defaults.default_config(fam, latent_dim=int(latent)).replace(
+            epochs=int(epochs), batch_size=int(batch), lr=float(lr)), override) for latent in latents.split("/")]
+    except ValueError as exc:  # a number that is not one, or a config the app would refuse (ConfigError)
+        raise ValueError(f"--variant {spec!r}: {exc}") from None
 
 
 @contextlib.contextmanager
