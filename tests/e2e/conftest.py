@@ -71,21 +71,37 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def page(browser, request, tmp_path):
-    """A fresh tab; on a failure its screenshot and browser console are kept (the paths are printed)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    p = context.new_page()
-    p.set_default_timeout(60_000)
-    console = []
-    p.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    yield p
+def new_tab(browser, request, tmp_path):
+    """Opens tabs by name, each in its own browser context (its own session): ``new_tab("follower",
+    390, 844)``. On a failure each tab's screenshot, address and browser console are kept (the
+    folder is printed)."""
+    opened = {}
+
+    def open_tab(name: str = "page", width: int = 1400, height: int = 1000, timeout_ms: int = 60_000):
+        p = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        p.set_default_timeout(timeout_ms)
+        console = []
+        p.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        opened[name] = (p, console)
+        return p
+
+    yield open_tab
     if getattr(request.node, "call_failed", False):
-        try:
-            p.screenshot(path=tmp_path / "failure.png", full_page=True)
-        finally:
-            (tmp_path / "console.log").write_text("\n".join(console))
-            print(f"failure screenshot and browser console: {tmp_path}")
-    context.close()
+        print(f"failure screenshots and browser consoles: {tmp_path}")
+        for name, (p, console) in opened.items():
+            (tmp_path / f"{name}-console.log").write_text("\n".join([f"address: {p.url}", *console]))
+            try:
+                p.screenshot(path=tmp_path / f"{name}.png", full_page=True, timeout=15_000)
+            except Exception as exc:  # a tab too stuck to draw: its console is kept all the same
+                print(f"no screenshot of {name}: {exc}")
+    for p, _ in opened.values():
+        p.context.close()
+
+
+@pytest.fixture
+def page(new_tab):
+    """A fresh tab (:func:`new_tab`)."""
+    return new_tab()
 
 
 def wait_for_app(page, timeout_ms: int = 120_000) -> None:
