@@ -54,8 +54,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NICE = 5
 WATCHDOG_S = 0.25
 # Idle this long, the worker does what a first training would otherwise wait for (:func:`warm_up`,
-# then after as long again :func:`_prepare`, UMAP); not at once: the server's first pages and the
-# browser need the CPU then.
+# then at once, unless a job waits, :func:`_prepare`, UMAP); not at once: the server's first pages
+# and the browser need the CPU then. Both in one idle spell (4-5 s on the 2-core CPU), not the second
+# after as long again: a clustering Retrain pressed 15-33 s after the page was drawn paid UMAP's 1.5 s.
 PREPARE_AFTER_S = 15.0
 WARM_UP_STEPS = 3  # optimiser steps of each page default in the warm-up
 
@@ -238,8 +239,8 @@ def serve_one(store, send, jobs: queue.Queue, cancelled: set, views: dict, idle_
     """The worker's next piece of work, in this order: the next job if one waits; else the newest
     announced model's clustering view still to keep (``views``: config key -> model, in order;
     a Retrain's model replaces its config's older one), given up for a job that arrives meanwhile
-    and taken up again once the worker is free; else after :data:`PREPARE_AFTER_S` idle, the next
-    of ``idle_work``; else it waits for a job. Measured in Chromium (``bench/back_to_back.py``): the
+    and taken up again once the worker is free; else after :data:`PREPARE_AFTER_S` idle, the
+    ``idle_work`` in turn while no job waits; else it waits for a job. Measured in Chromium (``bench/back_to_back.py``): the
     VAE page's 20-d Retrain pressed 1.2 s after its 2-D one was drawn took 1.43-1.68x its time alone
     while the 2-D model's view was kept first, 1.12-1.20x now (the job starts ~0.06 s after it arrives)."""
     if views and jobs.empty():
@@ -250,7 +251,8 @@ def serve_one(store, send, jobs: queue.Queue, cancelled: set, views: dict, idle_
     try:
         message = jobs.get(timeout=PREPARE_AFTER_S if idle_work else None)
     except queue.Empty:
-        idle_work.pop(0)()
+        while idle_work and jobs.empty():
+            idle_work.pop(0)()
         return
     if (trained := _run_job(store, send, message, cancelled)) is not None:
         views.pop(trained.config.key, None)

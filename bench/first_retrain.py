@@ -2,12 +2,14 @@
 
     python3 bench/first_retrain.py                                  # trains the defaults first
     python3 bench/first_retrain.py --checkpoints /tmp/ckpt --baseline /tmp/before --rounds 2
+    python3 bench/first_retrain.py --checkpoints /tmp/ckpt --page clustering   # the AE, then its UMAP view
 
-A fresh server on a copy of a warm checkpoint folder (``python -m apcore warm``), the autoencoder
-page (5-d MLP code) opened in Chromium, :data:`IDLE_S` of the lecturer talking (the worker idle:
+A fresh server on a copy of a warm checkpoint folder (``python -m apcore warm``), a page opened in
+Chromium (``--page``, an address: by default the autoencoder page's 5-d MLP code; ``clustering``: its
+AE, ready once the model and its UMAP view are computed), :data:`IDLE_S` of the lecturer talking (the worker idle:
 since issue 14 it warms its trainer up then, ``apcore.worker.warm_up``), then Retrain pressed:
-seconds from the press until the page shows the new model with every figure drawn, and the
-training time its panel reports. ``--baseline DIR`` times another checkout in turn with this one
+seconds from the press of the page's first Retrain until the page shows the new model with every
+figure drawn, and the training time its panel reports. ``--baseline DIR`` times another checkout in turn with this one
 (``git worktree add /tmp/before COMMIT``), round by round, on the same machine.
 """
 
@@ -27,13 +29,14 @@ from bench.common import cpu_name, write_table  # noqa: E402
 from bench.page_open import clean_env, serving, warm  # noqa: E402
 from bench.retrain import panel_seconds  # noqa: E402
 
-PAGE = "autoencoder?latent=5"
+PAGES = {"autoencoder?latent=5": "the autoencoder page (5-d MLP code)",
+         "clustering": "the clustering page (its AE, then the AE's UMAP view and clusterings)"}
 IDLE_S = 25.0  # the worker warms up after apcore.worker.PREPARE_AFTER_S (15 s) of idleness
 
 
-def first_retrain(pw, checkpoints: Path, log_dir: Path) -> tuple[float, float]:
-    """(seconds from pressing Retrain to the new model drawn, the panel's training seconds) on a
-    fresh server over a private copy of ``checkpoints``."""
+def first_retrain(pw, checkpoints: Path, log_dir: Path, address: str) -> tuple[float, float]:
+    """(seconds from pressing the first Retrain of the page at ``address`` to the new model drawn,
+    the panel's training seconds) on a fresh server over a private copy of ``checkpoints``."""
     folder = Path(tempfile.mkdtemp(prefix="first-retrain-", dir=log_dir))
     shutil.copytree(checkpoints, folder, dirs_exist_ok=True)
     browser = launch(pw)
@@ -41,7 +44,7 @@ def first_retrain(pw, checkpoints: Path, log_dir: Path) -> tuple[float, float]:
     try:
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.set_default_timeout(300_000)
-        page.goto(f"{url}/{PAGE}")
+        page.goto(f"{url}/{address}")
         page.get_by_text("seed 0").first.wait_for()
         wait_for_app(page)
         time.sleep(IDLE_S)
@@ -60,6 +63,7 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=Path, help="warm checkpoint folder to copy (default: trained here first)")
     ap.add_argument("--baseline", type=Path, help="another checkout timed in turn with this one (before/after)")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--page", default=next(iter(PAGES)), choices=list(PAGES), help="the page's address")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if CHROMIUM is None:
@@ -76,7 +80,7 @@ def main() -> None:
         for r in range(args.rounds):
             for label, root in variants.items():
                 with serving(root):
-                    runs[label].append(first_retrain(pw, checkpoints, log_dir))
+                    runs[label].append(first_retrain(pw, checkpoints, log_dir, args.page))
                 wall, trained = runs[label][-1]
                 print(f"# round {r + 1} {label}: first Retrain {wall:.2f} s (panel: trained in {trained:.0f} s)",
                       flush=True)
@@ -86,11 +90,12 @@ def main() -> None:
     if args.baseline:
         ratio = statistics.median(w for w, _ in runs["after"]) / statistics.median(w for w, _ in runs["before"])
         rows.append(["after / before", "", f"{ratio:.2f}", "", ""])
-    notes = (f"CPU: {cpu_name()}. Each round: a fresh server on a copy of the warm checkpoints, the autoencoder page "
-             f"(5-d MLP code) opened in Chromium, {IDLE_S:.0f} s idle, Retrain pressed; seconds until the new model "
+    notes = (f"CPU: {cpu_name()}. Each round: a fresh server on a copy of the warm checkpoints, {PAGES[args.page]} "
+             f"opened in Chromium, {IDLE_S:.0f} s idle, Retrain pressed; seconds until the new model "
              "(seed 1) and every figure are drawn; panel: the training seconds the page reports (whole seconds)"
              + (f"; before = {args.baseline}, in turn with after = this checkout" if args.baseline else "") + ".")
-    write_table("first_retrain", "The first Retrain of a fresh server",
+    name = "first_retrain" if args.page == next(iter(PAGES)) else f"first_retrain_{args.page}"
+    write_table(name, f"The first Retrain of a fresh server: {PAGES[args.page]}",
                 ["checkout", "runs", "wall s (median)", "each run s", "panel: trained in s"], rows, notes,
                 write=not args.no_write)
 

@@ -301,6 +301,24 @@ def test_a_waiting_job_goes_before_a_clustering_view_and_puts_off_one_begun(monk
     assert views == {} and jobs.empty()
 
 
+def test_idle_work_runs_in_one_idle_spell_until_a_job_waits(monkeypatch):
+    """Idle for PREPARE_AFTER_S, the worker warms its trainer up and then prepares UMAP at once (a
+    clustering Retrain need not wait a second idle spell for it); a job that arrives meanwhile goes
+    first, and the rest of the idle work waits for the next idle spell."""
+    from apcore import worker
+
+    monkeypatch.setattr(worker, "PREPARE_AFTER_S", 0.01)
+    done, jobs = [], queue.Queue()
+    idle_work = [lambda: done.append("warm up"), lambda: done.append("umap")]
+    worker.serve_one(None, None, jobs, set(), {}, idle_work)
+    assert done == ["warm up", "umap"] and idle_work == []
+
+    done.clear()
+    idle_work = [lambda: (done.append("warm up"), jobs.put({"job": 1})), lambda: done.append("umap")]
+    worker.serve_one(None, None, jobs, set(), {}, idle_work)
+    assert done == ["warm up"] and len(idle_work) == 1 and jobs.qsize() == 1
+
+
 @pytest.mark.skipif(not __import__("apcore.cluster").cluster.umap_available(), reason="umap-learn not installed")
 def test_derive_gives_way_between_umaps_epochs_and_keeps_nothing_half_done(tmp_path, monkeypatch):
     from apcore import cluster, defaults, worker
