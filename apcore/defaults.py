@@ -1,8 +1,9 @@
 """Training budgets, and the models each page shows: the one place for both.
 
-Budgets are measured on the 2-core CPU (``bench/train_defaults.py``): a page's default model is
-ready in 4-16 s as fast as the shared machine is at the moment (the MLP AEs, the conv AE and both
-MLP VAEs 4-11 s; the clustering AE 10-13 s, the convolutional denoiser 12-15 s in slow hours); the
+Budgets are measured on the 2-core CPUs (``bench/train_defaults.py``): a page's default model is
+ready in 4-16 s on the Intel Xeon with AMX, as fast as the shared machine is at the moment (the MLP
+AEs, the conv AE and both MLP VAEs 4-11 s; the clustering AE 10-13 s, the convolutional denoiser
+12-15 s in slow hours), in 3.7-6.0 s on the AMD EPYC with AVX512-BF16 (no AMX); the
 20-d MLP VAE reaches a test loss <= 104 within its budget (6 x 512: 103.6-104.0 over training seeds 0-4).
 
 A config's budget (epochs, batch size, learning rate, training images) is built in layers, each
