@@ -240,9 +240,10 @@ def serve_one(store, send, jobs: queue.Queue, cancelled: set, views: dict, idle_
     announced model's clustering view still to keep (``views``: config key -> model, in order;
     a Retrain's model replaces its config's older one), given up for a job that arrives meanwhile
     and taken up again once the worker is free; else after :data:`PREPARE_AFTER_S` idle, the
-    ``idle_work`` in turn while no job waits; else it waits for a job. Measured in Chromium (``bench/back_to_back.py``): the
-    VAE page's 20-d Retrain pressed 1.2 s after its 2-D one was drawn took 1.43-1.68x its time alone
-    while the 2-D model's view was kept first, 1.12-1.20x now (the job starts ~0.06 s after it arrives)."""
+    ``idle_work`` in turn while no job waits; else it waits for a job. Measured in Chromium
+    (``bench/back_to_back.py``): the VAE page's 20-d Retrain pressed 1.2 s after its 2-D one was
+    drawn took 1.43-1.68x its time alone while the 2-D model's view was kept first, 1.12-1.20x now
+    (the job starts ~0.06 s after it arrives)."""
     if views and jobs.empty():
         key = next(reversed(views))
         if derive(store, views[key], should_stop=lambda: not jobs.empty()):

@@ -94,8 +94,10 @@ def main() -> None:
         f"bf16 autocast for {', '.join(BF16_FAMILIES)} (CPU bf16 native: {train.cpu_has_bf16()}; "
         f"float32 otherwise). All {len(configs)} defaults in "
         f"{total:.0f} s; torch.mm 4096^2 in float32 {rates[0]:.0f} GFLOP/s before them, {rates[1]:.0f} after "
-        f"(the machine's speed in this run). ready s = training + snapshots + evaluation + save (data in memory, trainer warmed up as the app's worker does when idle); "
-        "view s = the clustering page's view of its models (UMAP embedding, k-means rows), kept before its Retrain shows the model; "
+        f"(the machine's speed in this run). ready s = training + snapshots + evaluation + save (data in memory, "
+        "trainer warmed up as the app's worker does when idle); "
+        "view s = the clustering page's view of its models (UMAP embedding, k-means rows), kept before its "
+        "Retrain shows the model; "
         "umap_acc / umap_nmi: that view's k-means of the code through UMAP (the page's N2D row); "
         f"<= {TARGET_S:.0f} s: ready + view. Floors: issue 14 "
         "(the one-class mean AUROC over ten digits: bench/anomaly.py; clustering over seeds: bench/clustering.py).")
