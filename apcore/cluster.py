@@ -499,6 +499,15 @@ def keep_page_view(checkpoints: str | Path, dataset: str, models: dict[str, Trai
     return rows
 
 
+def keep_model_view(checkpoints: str | Path, trained: TrainedModel, guard: Callable[[], bool] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> list[Result]:
+    """:func:`keep_page_view` of one model alone (a VAE's mean, else an AE's code): its rows, with and
+    without UMAP, on its config's data set."""
+    representation = "vae" if trained.config.is_vae else "ae"
+    return keep_page_view(checkpoints, trained.config.dataset, {representation: trained}, shared=False,
+                          guard=guard, should_stop=should_stop)
+
+
 # -- reading a clustering ----------------------------------------------------------------------
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int, n_classes: int = NUM_CLASSES) -> np.ndarray:

@@ -68,11 +68,10 @@ def _keep_view(root: str, device: str, dataset: str, config: dict | None) -> flo
     from .cache import ModelStore
 
     begin = time.perf_counter()
-    models = {}
-    if config is not None:
-        c = ModelConfig.from_dict(config)
-        models = {"vae" if c.is_vae else "ae": ModelStore(root, device=device).get(c)}
-    cluster.keep_page_view(root, dataset, models, shared=config is None)
+    if config is None:
+        cluster.keep_page_view(root, dataset, {})
+    else:
+        cluster.keep_model_view(root, ModelStore(root, device=device).get(ModelConfig.from_dict(config)))
     return time.perf_counter() - begin
 
 

@@ -222,8 +222,7 @@ def derive(store, trained, should_stop=None) -> bool:
 
     start = time.perf_counter()
     try:
-        cluster.keep_page_view(store.root, trained.config.dataset, {"vae" if trained.config.is_vae else "ae": trained},
-                               shared=False, guard=store.write_guard, should_stop=should_stop)
+        cluster.keep_model_view(store.root, trained, guard=store.write_guard, should_stop=should_stop)
     except Cancelled:
         log.info("clustering view of %s put off after %.1f s: a job is waiting", trained.config.describe(),
                  time.perf_counter() - start)

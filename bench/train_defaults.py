@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore import train, worker  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
-from apcore.cluster import keep_page_view, prepare_umap  # noqa: E402
+from apcore.cluster import keep_model_view, prepare_umap  # noqa: E402
 from apcore.defaults import BF16_FAMILIES, page_defaults, warm_list  # noqa: E402
 import torch  # noqa: E402
 
@@ -73,7 +73,7 @@ def main() -> None:
             view, m = "", dict(t.metrics)
             if config.key in clustering:  # what the worker keeps before announcing it (apcore.worker.derive)
                 start = time.perf_counter()
-                kept = keep_page_view(store.root, config.dataset, {"vae" if config.is_vae else "ae": t}, shared=False)
+                kept = keep_model_view(store.root, t)
                 view = time.perf_counter() - start
                 for r in kept:
                     if r.pipeline.manifold == "umap":  # none without umap-learn

@@ -408,6 +408,18 @@ def test_keep_page_view_keeps_the_default_rows_once(tmp_path, monkeypatch, fake_
         np.testing.assert_array_equal(mine.labels, again.labels)
 
 
+@pytest.mark.parametrize("family, label", [("vae-mlp", "VAE latent (mean)"), ("ae-mlp", "AE latent")])
+def test_keep_model_view_keeps_one_models_rows_under_its_representation(family, label, tmp_path, monkeypatch,
+                                                                         fake_umap, counting_run):
+    monkeypatch.setenv("APCORE_CLUSTER_LIMIT", "200")
+    monkeypatch.setattr(cluster, "umap_available", lambda: True)
+    model = trained(family)
+    rows = cluster.keep_model_view(tmp_path, model)
+    assert [r.pipeline.label() for r in rows] == [label, f"{label} → UMAP (N2D)"] and len(counting_run) == 2
+    for r in rows:
+        assert cluster.result_path(tmp_path, r.pipeline, "mnist", 200, cluster.model_identity(model)).is_file()
+
+
 @pytest.mark.skipif(not cluster.umap_available(), reason="umap-learn not installed")
 def test_umap_compilations_are_kept_on_disk():
     import umap.layouts
