@@ -20,7 +20,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from apcore.defaults import warm_list
 
-from . import compress
+from . import compress, nodelay
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -112,7 +112,10 @@ async def serving(_app: Any) -> AsyncIterator[None]:
     (:func:`prepared`), so that the first page of a lecture opens as fast as the second
     (``bench/page_open.py``), then has Streamlit's frontend files compressed for the room
     (:func:`ui.compress.prime`). It waits for a quiet moment first (:class:`Activity`): its imports
-    hold the interpreter lock, and a page being opened at the server's first moment would wait."""
+    hold the interpreter lock, and a page being opened at the server's first moment would wait.
+    Before uvicorn accepts anyone, Nagle's algorithm is turned off for its connections
+    (:func:`ui.nodelay.install`)."""
+    nodelay.install()
     Activity.last = time.monotonic()
     threading.Thread(target=_start_up, name="apcore-start-up", daemon=True).start()
     yield
