@@ -183,7 +183,10 @@ def main() -> None:
                 idle = slider_latencies(presenter, args.presses)
                 seen_seed += 1
                 presenter.get_by_role("button", name="Retrain").first.click()
-                presenter.get_by_text("Training · epoch").first.wait_for()
+                # The progress line, or the new model if the training ended before a tick drew it (a
+                # 4-s training on a fast machine: the lecturer's tab waits for the end without drawing).
+                started = presenter.get_by_text("Training · epoch")
+                started.or_(presenter.get_by_text(f"seed {seen_seed}")).first.wait_for()
                 # As many as the training lasts: until the new model shows (the progress line's text
                 # is briefly absent while its fragment redraws, which ended the presses early).
                 busy = slider_latencies(presenter, BUSY_PRESSES,
