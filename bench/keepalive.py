@@ -14,9 +14,8 @@ checkout in turn (``git worktree add /tmp/before COMMIT``).
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
-import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -41,32 +40,33 @@ def small_scripts(n: int, most: int = 64_000) -> list[str]:
     return [f"/static/js/{f.name}" for f in picked]
 
 
-def fetch(sock: socket.socket, path: str) -> float:
-    """ms from sending a GET of ``path`` on ``sock`` until its whole response is read."""
+def fetch(conn: http.client.HTTPConnection, path: str) -> float:
+    """ms from sending a GET of ``path`` on ``conn`` until its whole response is read."""
     start = time.perf_counter()
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept-Encoding: gzip\r\n\r\n".encode())
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise RuntimeError(f"the server closed the connection during {path}")
-        data += chunk
-        head, sep, body = data.partition(b"\r\n\r\n")
-        length = re.search(rb"(?im)^content-length:\s*(\d+)", head) if sep else None
-        if length and len(body) >= int(length.group(1)):
-            return (time.perf_counter() - start) * 1000
+    conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+    response = conn.getresponse()
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: HTTP {response.status}")
+    return (time.perf_counter() - start) * 1000
 
 
 def times(url: str, paths: list[str]) -> tuple[list[float], list[float]]:
     """(ms per file over one kept-alive connection, its first left out; ms per file over a new
     connection each)."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as sock:
-        kept = [fetch(sock, p) for p in paths][1:]
+    host = url.removeprefix("http://")
+    kept_alive = http.client.HTTPConnection(host)
+    try:
+        kept = [fetch(kept_alive, p) for p in paths][1:]
+    finally:
+        kept_alive.close()
     fresh = []
     for p in paths:
-        with socket.create_connection((host, int(port))) as sock:
-            fresh.append(fetch(sock, p))
+        conn = http.client.HTTPConnection(host)
+        try:
+            fresh.append(fetch(conn, p))
+        finally:
+            conn.close()
     return kept, fresh
 
 
