@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 # Imported inside apcore's functions (a page that never clusters never pays for them), but every
 # page's first use would: the preload takes them ahead.
 LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics",
-                "matplotlib.figure", "matplotlib.backends.backend_agg")
+                "matplotlib.figure", "matplotlib.backends.backend_agg",
+                # Streamlit's own, on the first page view of a server: ``st.set_page_config``'s emoji icon
+                # compiles a regex of every emoji (~0.26 s of the interpreter lock in that run, sampled),
+                # ``st.Page``'s ``:material/...:`` icons load their names.
+                "streamlit.emojis", "streamlit.material_icon_names")
 # ui's modules that declare a Streamlit component: Streamlit registers one only when its module is
 # imported during a script run, so the server's start-up (no script) leaves them to the first page.
 COMPONENT_MODULES = ("ui.plane", "ui.touch")
@@ -50,9 +54,9 @@ def store() -> ModelStore:
 
 @st.cache_resource(show_spinner=False, on_release=lambda jobs: jobs.close())
 def registry() -> JobRegistry:
-    """Trainings of every tab, run by one worker process; started by the first page that shows a
-    model (its training panel asks for it), so a Retrain does not wait for the worker to import
-    torch. A cleared cache ends the worker."""
+    """Trainings of every tab, run by one worker process; started by the server's start-up (or by
+    the first page, if that comes first), so that neither a Retrain nor the first page's drawing
+    waits for the worker to import torch. A cleared cache ends the worker."""
     from apcore.jobs import JobRegistry
 
     jobs = JobRegistry(store())
@@ -111,8 +115,9 @@ async def serving(_app: Any) -> AsyncIterator[None]:
     background thread imports torch and the pages' libraries and loads what the pages show
     (:func:`prepared`), so that the first page of a lecture opens as fast as the second
     (``bench/page_open.py``), then has Streamlit's frontend files compressed for the room
-    (:func:`ui.compress.prime`). It waits for a quiet moment first (:class:`Activity`): its imports
-    hold the interpreter lock, and a page being opened at the server's first moment would wait.
+    (:func:`ui.compress.prime`) and starts the training worker (:func:`registry`). It waits for a
+    quiet moment first (:class:`Activity`): its imports hold the interpreter lock, and a page being
+    opened at the server's first moment would wait.
     Before uvicorn accepts anyone, Nagle's algorithm is turned off for its connections
     (:func:`ui.nodelay.install`)."""
     nodelay.install()
@@ -138,10 +143,16 @@ def _start_up() -> None:
         log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
     prepared()
     compress.prime(compress.own_url())
+    # The training worker, which the first page would start: it imports torch in its own process now, not
+    # while that page is drawn (a fresh server's first visit to a chart page 0.76-0.84x, with the emoji regex
+    # and inspect's module paths above).
+    log.info("started the training worker (pid %s)", registry().worker_pid)
 
 
 def _first_calls() -> None:
     """What libraries do once, on their first call: each was ~0.1 s of a page's first run."""
+    import inspect
+
     import nbformat
     import plotly.graph_objects as go
 
@@ -149,6 +160,9 @@ def _first_calls() -> None:
 
     figures.layout(go.Figure()).to_json()  # Plotly copies its template on first use
     nbformat.v4.new_notebook()  # nbformat compiles its schema's validator
+    # A component's declaration (ui.touch, ui.plane: imported by the first page's run) finds its module
+    # with inspect.getmodule, which first resolves the path of every module imported (~3,000, torch's).
+    inspect.getmodule(inspect.currentframe())
 
 
 @st.cache_resource(show_spinner=False)

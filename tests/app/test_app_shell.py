@@ -1,6 +1,8 @@
 """AppTest of the entry file: navigation, sidebar, and the notices about values ignored in a link."""
 
+import re
 import time
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
@@ -151,7 +153,8 @@ def test_the_server_loads_what_the_pages_need_before_anyone_connects(tmp_path):
     """``streamlit run app.py`` finds the file's ``st.App`` (``app``) and serves it; its start-up
     (``ui.resources.serving``) imports torch and the pages' modules and loads the page defaults on
     disk while no page has been opened, so that the lecture's first page opens as fast as the next,
-    then has Streamlit's frontend compressed before the room's first request."""
+    then has Streamlit's frontend compressed before the room's first request and starts the
+    training worker (which imports torch in its own process: not while the first page is drawn)."""
     import gzip
     import os
     import subprocess
@@ -168,9 +171,11 @@ def test_the_server_loads_what_the_pages_need_before_anyone_connects(tmp_path):
     proc, url = start_server(env, log, timeout=120)
     try:
         deadline = time.time() + 120
-        while "compressed Streamlit's frontend" not in log.read_text() and time.time() < deadline:
+        while "started the training worker" not in log.read_text() and time.time() < deadline:
             time.sleep(0.2)
         text = log.read_text()
+        worker = re.search(r"started the training worker \(pid (\d+)\)", text)
+        cmdline = Path(f"/proc/{worker[1]}/cmdline").read_bytes().split(b"\0") if worker else []
         plotly = next(FRONTEND.glob("static/js/PlotlyChart.*.js"))
         request = urllib.request.Request(f"{url}/static/js/{plotly.name}", headers={"Accept-Encoding": "gzip"})
         with urllib.request.urlopen(request, timeout=30) as response:   # the room's first request for it
@@ -181,6 +186,7 @@ def test_the_server_loads_what_the_pages_need_before_anyone_connects(tmp_path):
     assert "preloaded data and 1 of " in text, text[-3000:]   # the one default on disk, in memory
     assert "preloaded modules of the pages" not in text      # no page was opened: the start-up did it
     assert coding == "gzip" and gzip.decompress(body) == plotly.read_bytes(), text[-3000:]  # compressed ahead
+    assert b"apcore.worker" in cmdline and cmdline[cmdline.index(b"--parent") + 1] == str(proc.pid).encode(), text[-3000:]
 
 
 def test_a_data_set_not_on_disk_is_downloaded_once_when_chosen_else_explained(monkeypatch):
