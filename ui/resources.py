@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics",
                 "matplotlib.figure", "matplotlib.backends.backend_agg",
                 # Streamlit's own, on the first page view of a server: ``st.set_page_config``'s emoji icon
-                # compiles a regex of every emoji (~0.26 s of the interpreter lock in that run, sampled),
-                # ``st.Page``'s ``:material/...:`` icons load their names.
+                # compiles a regex of every emoji (26 ms alone; ~0.26 s of the interpreter lock, sampled with
+                # py-spy, while the first page was also being served), ``st.Page``'s icons load their names.
                 "streamlit.emojis", "streamlit.material_icon_names")
 # ui's modules that declare a Streamlit component: Streamlit registers one only when its module is
 # imported during a script run, so the server's start-up (no script) leaves them to the first page.
@@ -144,8 +144,8 @@ def _start_up() -> None:
     prepared()
     compress.prime(compress.own_url())
     # The training worker, which the first page would start: it imports torch in its own process now, not
-    # while that page is drawn (a fresh server's first visit to a chart page 0.76-0.84x, with the emoji regex
-    # and inspect's module paths above).
+    # while that page is drawn. A fresh server's first visit to a chart page: 0.87-0.89x for this alone,
+    # 0.71-0.84x with the emoji regex and inspect's module paths (bench/results/page_open.md).
     log.info("started the training worker (pid %s)", registry().worker_pid)
 
 
