@@ -146,7 +146,8 @@ def _start_up() -> None:
     # The training worker, which the first page would start: it imports torch in its own process now, not
     # while that page is drawn. A fresh server's first visit to a chart page: 0.87-0.89x for this alone,
     # 0.71-0.84x with the emoji regex and inspect's module paths (bench/results/page_open.md).
-    log.info("started the training worker (pid %s)", registry().worker_pid)
+    jobs = registry()
+    log.info("started the training worker (pid %s)", jobs.worker_pid)
 
 
 def _first_calls() -> None:

@@ -36,7 +36,7 @@ LIVE_POINTS = 300
 # ~0.3 s of its main thread, and the training's two threads, in step, lose 1.7x what the browser
 # and the server take (the clustering AE's: 1.86 -> 1.52 cores while they took 0.20). 4 s for the
 # lecturer too: the clustering page's Retrain 0.96x as long (press to drawn, 13.10 against 13.67 s,
-# medians of 3 in turn, within their spread; AMD EPYC), for a bar that moves half as often. Kept.
+# medians of 3 in turn, within their spread; AMD EPYC), for a bar that moves half as often: kept at 2 s.
 LIVE_EVERY_S = {hall.PRESENTER: 2.0, hall.AUDIENCE: 4.0}
 CHARTS_EVERY_S = 4.0
 # The lecturer's tab, with less than a tick of its training left, waits for the new model instead
