@@ -33,8 +33,8 @@ def main() -> None:
         st.Page("pages/clustering.py", title="Clustering", icon=":material/hub:", url_path="clustering"),
     ]
 
-    # url paths are the file names: on a fresh server Streamlit's legacy pages/ mode resolves a deep
-    # link by file name before app.py has run once (see ui.require_app).
+    # url paths are the file names: where the server's start-up has not turned off Streamlit's legacy
+    # pages/ mode (AppTest), a deep link is resolved by file name before app.py has run once (ui.require_app).
     hall.settle_role()  # first: a ?presenter= link leaves the address bar in this very run
     page = st.navigation(pages)
     hall.follow({p.url_path: p for p in pages}, page.url_path)  # a follower takes the lecturer's view first

@@ -20,7 +20,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from apcore.defaults import warm_list
 
-from . import compress, nodelay
+from . import compress, leave_pages_folder_mode, nodelay
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -119,8 +119,10 @@ async def serving(_app: Any) -> AsyncIterator[None]:
     quiet moment first (:class:`Activity`): its imports hold the interpreter lock, and a page being
     opened at the server's first moment would wait.
     Before uvicorn accepts anyone, Nagle's algorithm is turned off for its connections
-    (:func:`ui.nodelay.install`)."""
+    (:func:`ui.nodelay.install`), and a deep link (``/anomaly``) is made to run ``app.py`` at once
+    (:func:`ui.leave_pages_folder_mode`), not first its page alone and then again."""
     nodelay.install()
+    leave_pages_folder_mode()
     Activity.last = time.monotonic()
     threading.Thread(target=_start_up, name="apcore-start-up", daemon=True).start()
     yield

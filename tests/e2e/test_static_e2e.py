@@ -68,3 +68,24 @@ def test_the_pages_ask_nothing_of_any_other_machine(page, app_url):
     open_page(page, app_url, "")
     switch_to_the_vae_chart(page)
     assert elsewhere == []
+
+
+def test_a_fresh_servers_first_visit_by_a_pages_address_runs_the_app_once(browser, tmp_path_factory, checkpoints):
+    """The server's start-up turns off Streamlit's legacy ``pages/`` mode (``ui.leave_pages_folder_mode``)
+    before anyone connects: a lecture opened by a page's address runs ``app.py`` at once, with its
+    navigation, not first the page alone and then again (``ui.require_app``)."""
+    from tests.e2e.conftest import serve, stop_server
+
+    log = tmp_path_factory.mktemp("deep-link") / "streamlit.log"
+    proc, url = serve(tmp_path_factory, checkpoints, log=log)
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        open_page(page, url, "transposed_conv")
+        links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        context.close()
+    finally:
+        stop_server(proc)
+    assert any("Transposed convolution" in link for link in links), links  # app.py's titles, not file names
+    assert "ran its page alone" not in log.read_text(), log.read_text()[-3000:]
