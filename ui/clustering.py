@@ -24,6 +24,7 @@ from .resources import dataset, store
 # 10 clusters in the lecture's colours; more clusters borrow from a 24-colour palette.
 CLUSTER_COLORS = figures.COLORS + [c for c in qualitative.Dark24 if c not in figures.COLORS]
 SCATTER_MAX_POINTS = 3000  # SVG (clickable, crisp on a projector) stays smooth up to a few thousand
+SCATTER_MARGIN = 50  # px left of and below the scatter: its axis titles (no tick labels) need 44-48
 
 
 def test_set(name: str):
@@ -177,7 +178,10 @@ def cluster_scatter(points: np.ndarray, index: np.ndarray, clusters: np.ndarray,
     fig.update_xaxes(title=axis_titles[0], showticklabels=False)
     fig.update_yaxes(title=axis_titles[1], showticklabels=False)
     figures.layout(fig, title, height=560)
-    return fig.update_layout(legend=dict(font=dict(size=14), itemsizing="constant"))
+    # Room for the axis titles from the start: Plotly's automargin (plotly_white's axes) otherwise
+    # finds them outside the 10-px margins and draws the 3,000 points a second time.
+    return fig.update_layout(legend=dict(font=dict(size=14), itemsizing="constant"),
+                             margin=dict(l=SCATTER_MARGIN, b=SCATTER_MARGIN))
 
 
 def confusion_heatmap(counts: np.ndarray, row_names: list[str], class_names: tuple[str, ...],
