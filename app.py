@@ -3,8 +3,8 @@
 The file has two roles. ``streamlit run`` first imports it to find its server (``app``, an
 ``st.App``: found by name), whose start-up loads what the pages need before anyone connects
 (``ui.resources.serving``) and whose middleware sends Streamlit's frontend gzipped to the room
-(``ui.compress``) and has the browser load the charts' code while the first page is read
-(``ui.prefetch``); then every page view runs it as the script (``__name__`` is
+(``ui.compress``) and has the browser load the charts' code while the first page is read, or at
+once on a page that draws charts (``ui.prefetch``, :data:`CHART_PAGES`); then every page view runs it as the script (``__name__`` is
 ``"__main__"``): :func:`main`.
 """
 
@@ -14,6 +14,9 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from ui import compress, hall, prefetch, resources, sidebar, state
+
+# The pages whose first view draws Plotly charts, by url path: their address fetches Plotly's code at once.
+CHART_PAGES = ("vae", "anomaly", "denoise", "clustering")
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -58,4 +61,4 @@ if __name__ == "__main__":  # a page view
 else:  # imported by `streamlit run` for its server: no page is being drawn
     app = st.App(__file__, lifespan=resources.serving,
                  middleware=[Middleware(resources.Activity), Middleware(compress.GzipStatic),
-                             Middleware(prefetch.PrefetchChunks)])
+                             Middleware(prefetch.PrefetchChunks, chart_pages=CHART_PAGES)])

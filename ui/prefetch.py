@@ -11,10 +11,12 @@ Streamlit's own import of the same address later finds the module ready (a brows
 module per URL), so the switch costs what a second visit does (``bench/page_open.py``, "switched
 to in the tab").
 
-Not earlier than that: imported with the page itself (a first visit by its address), the chunk's
-evaluation only competes with the page's own drawing in a busy browser. Measured (fresh servers in
-turn, medians of 3): the VAE page 2.52 -> 2.43 s, the anomaly page 3.12 -> 2.88 s, the clustering
-page 3.45 -> 3.59 s, and the autoencoder page, which draws no chart, 1.49 -> 2.2 s. Nor fetched
+Not earlier than that on a page without charts: imported with the page itself (a first visit by
+its address), the chunks' evaluation only competes with the page's own drawing in a busy browser
+(the autoencoder page, which draws no chart, 1.49 -> 2.2 s). A page whose first view draws Plotly
+charts (``chart_pages``, by address) needs the chunk anyway: its shell imports it at once, while
+Streamlit's own code starts and waits for the server, instead of when the script's first chart
+arrives (0.9-1.0x on the chart pages' first visits, ``bench/results/page_open.md``). Nor fetched
 ahead without evaluating it (``<link rel="modulepreload">`` in the shell): Plotly's chunk was in
 the browser 0.6-0.7 s after the navigation instead of 1.3-1.9 s, and the first visits stayed the
 same (VAE 2.51 -> 2.48 s, anomaly 2.70 -> 2.65, denoise 2.37 -> 2.34, clustering 2.97 -> 3.00;
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 SHELL = FRONTEND / "index.html"
 # The lazily loaded chunks of the elements the pages draw, by the names Streamlit 1.67 gives their
 # files (static/js/<name>.<hash>.js); the first switch to a page loads those it has not loaded yet.
-CHUNKS = ("PlotlyChart", "DataFrame", "Table", "Metric", "ImageList", "Html", "Slider", "Selectbox",
+CHARTS = "PlotlyChart"  # the chunk of Plotly's charts: 4.7 MB, ~0.6 s of a first visit's main thread
+CHUNKS = (CHARTS, "DataFrame", "Table", "Metric", "ImageList", "Html", "Slider", "Selectbox",
           "ButtonGroup", "Radio", "Multiselect", "Checkbox", "NumberInput", "DownloadButton",
           "BidiComponent", "rehype-katex")  # the drawing / clicking components' frame; formulas in markdown
 AFTER_LOAD_MS = 3000  # the earliest start, after the page's load event
@@ -59,39 +62,47 @@ def chunk_files(names: tuple[str, ...] = CHUNKS) -> list[str]:
     return found
 
 
-def script(files: list[str]) -> bytes:
+def script(files: list[str], chart_pages: tuple[str, ...] = ()) -> bytes:
     """The inline module script that imports ``files`` once the page has loaded, fetched nothing
     for a while and the browser is idle (addresses relative to the page, as Streamlit's own; a
-    failed import is only skipped)."""
+    failed import is only skipped); on a page whose address ends in one of ``chart_pages``, Plotly's
+    chunk (if among ``files``) at once."""
     urls = json.dumps([f"./{f}" for f in files])
+    plotly = next((i for i, f in enumerate(files) if f.split("/")[-1].startswith(f"{CHARTS}.")), None)
+    at_once = "" if plotly is None or not chart_pages else f"""
+if ({json.dumps(list(chart_pages))}.includes(location.pathname.split("/").filter(Boolean).pop()))
+  import(urls[{plotly}]).catch(() => {{}});"""
     return f"""<script type="module">
+const urls = {urls};{at_once}
 addEventListener("load", () => {{
   let last = performance.now();
   new PerformanceObserver(() => {{ last = performance.now(); }}).observe({{type: "resource"}});
   const idle = window.requestIdleCallback || setTimeout;
   const start = () => performance.now() - last < {QUIET_MS}
-    ? setTimeout(start, 250) : idle(() => {{ for (const u of {urls}) import(u).catch(() => {{}}); }});
+    ? setTimeout(start, 250) : idle(() => {{ for (const u of urls) import(u).catch(() => {{}}); }});
   setTimeout(start, {AFTER_LOAD_MS});
 }});
 </script>""".encode()
 
 
-def with_prefetch(shell: bytes, files: list[str]) -> bytes:
+def with_prefetch(shell: bytes, files: list[str], chart_pages: tuple[str, ...] = ()) -> bytes:
     """``shell`` with the prefetching script at the end of its head (unchanged if no files or no head)."""
     if not files or b"</head>" not in shell:
         return shell
-    return shell.replace(b"</head>", script(files) + b"</head>", 1)
+    return shell.replace(b"</head>", script(files, chart_pages) + b"</head>", 1)
 
 
 class PrefetchChunks:
-    """ASGI middleware: Streamlit's HTML shell sent with the prefetching script (above)."""
+    """ASGI middleware: Streamlit's HTML shell sent with the prefetching script (above);
+    ``chart_pages``: the addresses (url paths) of the pages whose first view draws Plotly charts."""
 
-    def __init__(self, app, shell: bytes | None = None, files: list[str] | None = None):
+    def __init__(self, app, shell: bytes | None = None, files: list[str] | None = None,
+                 chart_pages: tuple[str, ...] = ()):
         self.app = app
         if shell is None:  # no frontend installed (a bare Streamlit): nothing to change
             shell = SHELL.read_bytes() if SHELL.exists() else b""
         self.shell = shell
-        self.page = with_prefetch(self.shell, chunk_files() if files is None else files)
+        self.page = with_prefetch(self.shell, chunk_files() if files is None else files, chart_pages)
         self.page_gz = gzip.compress(self.page, mtime=0)
         self.active = self.page != self.shell
 

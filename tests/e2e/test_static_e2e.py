@@ -58,6 +58,31 @@ def test_the_overview_loads_the_charts_code_before_a_page_with_a_chart_asks(page
     assert page.evaluate(PLOTLY_REQUESTS) == 1
 
 
+# When the tab asked for Plotly's chunk, against its page's DOMContentLoaded and load (ms), or null.
+PLOTLY_ASKED = """() => { const e = performance.getEntriesByType('resource').find(e => e.name.includes('/PlotlyChart.'));
+  const nav = performance.getEntriesByType('navigation')[0];
+  return e && nav.loadEventEnd ? [e.startTime, nav.domContentLoadedEventEnd, nav.loadEventEnd] : null; }"""
+
+
+def test_a_chart_page_asks_for_plotly_as_it_starts_and_a_page_without_charts_only_once_idle(browser, app_url):
+    """``app.CHART_PAGES`` (``ui.prefetch``): opened by its address, the VAE page's shell imports Plotly's
+    chunk before the document has even finished loading, not when the script's first chart arrives; the
+    transposed-convolution page, which draws none, leaves it to the idle prefetch after the page has loaded."""
+    asked = {}
+    for path in ("vae", "transposed_conv"):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            page.goto(f"{app_url}/{path}")
+            asked[path] = page.wait_for_function(PLOTLY_ASKED, timeout=60_000).json_value()
+        finally:
+            context.close()
+    start, dom_loaded, _ = asked["vae"]
+    assert start < dom_loaded, asked
+    start, _, loaded = asked["transposed_conv"]
+    assert start > loaded, asked
+
+
 def test_the_pages_ask_nothing_of_any_other_machine(page, app_url):
     """A lecture hall's network may have no internet, and the room's browsers should not call out:
     every request of the Overview and of a page with charts goes to this server."""
