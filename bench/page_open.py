@@ -10,7 +10,8 @@ For each page a FRESH server process (``bench.browser.start_server``) is started
 answers ``/_stcore/health``, Debian's Chromium opens the page's address directly:
 
 - first visit: from ``page.goto`` until the script has finished (``stApp`` not running, no
-  skeleton) and the page's main figures are drawn (:data:`PAGES`: Plotly plots, images, tables);
+  skeleton) and the page's main figures are drawn and visible (:data:`PAGES`: Plotly plots, images,
+  tables; Streamlit draws a Plotly chart hidden first, before it knows its column's width);
 - second visit: a new tab (a new session) on the same server, timed the same way;
 - first visit, server up: another fresh server left alone for ``--settle`` seconds (as a lecturer
   starts it before the lecture: its start-up, ``ui.resources.serving``, loads what the pages need),
@@ -19,7 +20,7 @@ answers ``/_stcore/health``, Debian's Chromium opens the page's address directly
   the server's background preload (``ui.resources.preload``) let finish, then the page opened;
 - switched to in the tab: once per round, a fresh server, the Overview, the preload, then every
   page in turn by its link in the sidebar, in one tab (how a lecturer moves through the lecture),
-  twice over: from the click until the page's title and figures are drawn.
+  twice over: from the click until the page's title and figures are drawn and visible.
 
 ``--rounds N`` repeats the whole sweep and reports the median of each cell. ``--baseline DIR``
 times another checkout too (``git worktree add /tmp/before COMMIT``), page by page in turn with
@@ -63,7 +64,8 @@ READY_JS = """(wanted) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-  return wanted.every(([sel, n]) => document.querySelectorAll(sel).length >= n);
+  const shown = (sel) => [...document.querySelectorAll(sel)].filter(e => getComputedStyle(e).visibility === 'visible');
+  return wanted.every(([sel, n]) => shown(sel).length >= n);
 }"""
 # Ready after a click in the sidebar: the page's own title drawn (not the previous page's), then as above.
 SWITCH_JS = ("([title, wanted]) => [...document.querySelectorAll('h1')].some(h => h.textContent.startsWith(title))"
@@ -293,7 +295,7 @@ def main() -> None:
                  "yes" if med("", name, "settled") <= 2.0 else "**no**", problems(name)] for name in pages]
     notes = (f"CPU: {cpu_name()}, {os.cpu_count()} cores. A fresh server per page (models and derived artefacts on "
              f"disk: `python -m apcore warm`), Chromium opening the page's address: seconds from `goto` until the "
-             "script has finished and the page's figures are drawn; second visit: a new tab on the same server; "
+             "script has finished and the page's figures are drawn and visible (not a chart Streamlit has drawn hidden); second visit: a new tab on the same server; "
              f"server up: another fresh server left alone for {args.settle:.0f} s (its start-up loads what the pages "
              "need), then the page in a new browser context (nothing cached); "
              "after the Overview: another fresh server, the Overview opened first and the server's background "
