@@ -4,8 +4,8 @@ The file has two roles. ``streamlit run`` first imports it to find its server (`
 ``st.App``: found by name), whose start-up loads what the pages need before anyone connects
 (``ui.resources.serving``) and whose middleware sends Streamlit's frontend gzipped to the room
 (``ui.compress``) and has the browser load the charts' code while the first page is read, or at
-once on a page that draws charts (``ui.prefetch``, :data:`CHART_PAGES`); then every page view runs it as the script (``__name__`` is
-``"__main__"``): :func:`main`.
+once on a page that draws charts (``ui.prefetch``, :data:`CHART_PAGES`); then every page view runs
+it as the script (``__name__`` is ``"__main__"``): :func:`main`.
 """
 
 import logging
