@@ -295,7 +295,8 @@ def main() -> None:
                  "yes" if med("", name, "settled") <= 2.0 else "**no**", problems(name)] for name in pages]
     notes = (f"CPU: {cpu_name()}, {os.cpu_count()} cores. A fresh server per page (models and derived artefacts on "
              f"disk: `python -m apcore warm`), Chromium opening the page's address: seconds from `goto` until the "
-             "script has finished and the page's figures are drawn and visible (not a chart Streamlit has drawn hidden); second visit: a new tab on the same server; "
+             "script has finished and the page's figures are drawn and visible (not a chart Streamlit has drawn "
+             "hidden); second visit: a new tab on the same server; "
              f"server up: another fresh server left alone for {args.settle:.0f} s (its start-up loads what the pages "
              "need), then the page in a new browser context (nothing cached); "
              "after the Overview: another fresh server, the Overview opened first and the server's background "
