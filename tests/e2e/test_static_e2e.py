@@ -4,7 +4,7 @@
 import time
 
 from bench.page_open import PLOT
-from tests.e2e.conftest import open_page, wait_for_app
+from tests.e2e.conftest import open_page, serve, stop_server, wait_for_app
 
 # Every JavaScript file of the page from /static/: [name, bytes received, bytes after decoding].
 SCRIPTS = """() => performance.getEntriesByType('resource')
@@ -99,8 +99,6 @@ def test_a_fresh_servers_first_visit_by_a_pages_address_runs_the_app_once(browse
     """The server's start-up turns off Streamlit's legacy ``pages/`` mode (``ui.leave_pages_folder_mode``)
     before anyone connects: a lecture opened by a page's address runs ``app.py`` at once, with its
     navigation, not first the page alone and then again (``ui.require_app``)."""
-    from tests.e2e.conftest import serve, stop_server
-
     log = tmp_path_factory.mktemp("deep-link") / "streamlit.log"
     proc, url = serve(tmp_path_factory, checkpoints, log=log)
     try:
