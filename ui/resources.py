@@ -157,12 +157,17 @@ def _first_calls() -> None:
     import inspect
 
     import nbformat
+    import pandas as pd
     import plotly.graph_objects as go
+    import pyarrow as pa
 
     from . import figures
 
     figures.layout(go.Figure()).to_json()  # Plotly copies its template on first use
     nbformat.v4.new_notebook()  # nbformat compiles its schema's validator
+    # pandas imports its Styler and compiles its Jinja templates (32 ms; the clustering page's table),
+    # pyarrow its pandas conversion (3 ms; a page's first table)
+    pa.Table.from_pandas(pd.DataFrame({"a": [0.0]}).style.data)
     # A component's declaration (ui.touch, ui.plane: imported by the first page's run) finds its module
     # with inspect.getmodule, which first resolves the path of every module imported (~3,000, torch's).
     inspect.getmodule(inspect.currentframe())

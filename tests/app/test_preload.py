@@ -3,13 +3,18 @@ page's first visit finds them cached (``ui.resources.prepare``: the server's sta
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from apcore import anomaly as scoring
 from apcore import defaults
 from apcore import denoise as denoising
 from apcore.cache import ModelStore
 from ui import anomaly, denoise, hall, resources
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fail(*args, **kwargs):
@@ -53,3 +58,25 @@ def test_the_start_up_waits_while_a_page_is_drawn_or_requested(monkeypatch):
     assert waiter.is_alive()        # drawn just now: a quiet moment has not passed yet
     waiter.join(2)
     assert not waiter.is_alive() and activity.drawn_now == 0
+
+
+def test_the_clustering_score_table_imports_nothing_the_start_up_has_not():
+    """What a library does once per process on its first call (an import, a template compiled) is the
+    server's start-up's work, not the first visitor's: after the start-up's imports and first calls,
+    the clustering page's styled table imports no module. In a fresh interpreter: this one has
+    imported everything by now."""
+    code = """
+import sys
+import pandas as pd
+from ui import clustering, resources
+resources._import_modules()
+resources._first_calls()
+before = set(sys.modules)
+frame = pd.DataFrame({"Representation": ["AE code", "pixels"], "Accuracy": [0.9, 0.5], "NMI": [0.8, 0.4],
+                      "ARI": [0.7, 0.3], "Seconds": [1.0, 2.0]})
+clustering.show_scores(frame, "AE code")
+print(sorted(set(sys.modules) - before))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
