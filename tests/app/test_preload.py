@@ -6,15 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from apcore import anomaly as scoring
 from apcore import defaults
 from apcore import denoise as denoising
 from apcore.cache import ModelStore
+from tests.app.conftest import ROOT
 from ui import anomaly, denoise, hall, resources
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fail(*args, **kwargs):
