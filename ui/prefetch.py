@@ -16,7 +16,10 @@ its address), the chunks' evaluation only competes with the page's own drawing i
 (the autoencoder page, which draws no chart, 1.49 -> 2.2 s). A page whose first view draws Plotly
 charts (``chart_pages``, by address) needs the chunk anyway: its shell imports it at once, while
 Streamlit's own code starts and waits for the server, instead of when the script's first chart
-arrives (0.9-1.0x on the chart pages' first visits, ``bench/results/page_open.md``). Nor fetched
+arrives (0.9-1.0x on the chart pages' first visits, ``bench/results/page_open.md``). Its
+evaluation then delays the frontend's second server ping, and so the WebSocket; importing it only
+once the script runs opened the WebSocket ~0.6 s sooner, yet the pages were no sooner (0.97-1.09x,
+and 1.00-1.05x with the chunk fetched ahead): the tab's main thread is busy either way. Nor fetched
 ahead without evaluating it (``<link rel="modulepreload">`` in the shell): Plotly's chunk was in
 the browser 0.6-0.7 s after the navigation instead of 1.3-1.9 s, and the first visits stayed the
 same (VAE 2.51 -> 2.48 s, anomaly 2.70 -> 2.65, denoise 2.37 -> 2.34, clustering 2.97 -> 3.00;
