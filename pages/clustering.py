@@ -1,13 +1,11 @@
 """Clustering: which representation makes the classes cluster — pixels, PCA, the AE code, the VAE code?"""
 
 import streamlit as st
-import torch
 
 import ui
 from apcore import cluster, defaults
 from ui import clustering as view
 from ui import sidebar, state
-from ui.images import montage
 from ui.notebook import download_notebook
 from ui.resources import dataset
 from ui.training import trained_model
@@ -99,14 +97,8 @@ with right:
 if model is not None:
     images, _ = view.test_set(name)
     centres = view.centres(name, res, model)
-    members = cluster.cluster_members(res.labels, k, per_cluster=8)
+    members = cluster.cluster_members(res.labels, k, per_cluster=view.MEMBERS_SHOWN)
     st.subheader("What each cluster looks like")
     st.caption("Left: the decoder's image of each cluster's centre (the mean code of its members). "
                "Right: eight random members. Rows sorted by majority label.")
-    for c in order:
-        a, b, m = st.columns([1, 1, 8], vertical_alignment="center")
-        a.markdown(f"**{names[c]}**  \n{int(counts[c].sum()):,} images")
-        b.image(montage(centres[c:c + 1], nrow=1, upscale=3))
-        idx = members[c][members[c] >= 0]
-        if len(idx):
-            m.image(montage(images[torch.as_tensor(idx)], nrow=8, upscale=3))
+    view.show_cluster_rows(counts, names, order, centres, members, images)

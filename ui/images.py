@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import streamlit as st
 import torch
+from PIL import Image
 
 from apcore.data import to_float
 
@@ -45,3 +49,11 @@ def show_rows(rows: dict[str, torch.Tensor], nrow: int | None = None, width: int
 def show_digit(image: torch.Tensor, caption: str | None = None, width: int = 160) -> None:
     """One digit (1, 28, 28) or (28, 28), uint8 or float, upscaled."""
     st.image(montage(image, nrow=1, padding=0, upscale=8), caption=caption, width=width)
+
+
+def data_uri(grid: np.ndarray) -> str:
+    """A montage (H, W) uint8 as a PNG ``data:`` address, for an ``<img>`` inside one HTML element
+    (``st.html``) where many ``st.image`` elements would each cost the page's first drawing."""
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -1,11 +1,15 @@
 """ui.images: the digit montages (no app run needed)."""
 
+import base64
+import io
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision.utils import make_grid
 
-from ui.images import montage
+from ui.images import data_uri, montage
 
 
 @pytest.mark.parametrize("n, nrow, padding, upscale", [(10, 10, 2, 4), (7, 3, 2, 1), (20, 10, 2, 2), (5, 8, 1, 1)])
@@ -21,3 +25,12 @@ def test_one_digit_uint8_fills_its_picture():
     picture = montage(digit, nrow=1, padding=0, upscale=8)
     assert picture.shape == (224, 224)
     np.testing.assert_array_equal(picture[::8, ::8], digit.numpy())
+
+
+def test_a_data_uri_is_the_montage_as_a_png():
+    picture = montage(torch.rand(5, 28, 28), nrow=3, upscale=3)
+    uri = data_uri(picture)
+    assert uri.startswith("data:image/png;base64,")
+    decoded = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert decoded.format == "PNG" and decoded.mode == "L"
+    np.testing.assert_array_equal(np.asarray(decoded), picture)
