@@ -165,8 +165,8 @@ def show_cluster_rows(counts: np.ndarray, names: list[str], order: np.ndarray, c
                       members: np.ndarray, images: torch.Tensor) -> None:
     """Each cluster (in ``order``) as a row: its name and size, the decoded centre, and up to
     :data:`MEMBERS_SHOWN` members (``members`` from :func:`apcore.cluster.cluster_members`, -1 where
-    a cluster has fewer). One HTML element, not a row of columns and two images per cluster (40 more
-    elements for the browser to draw): a switch to the page in 0.79x the time, a first visit 0.97x
+    a cluster has fewer). One HTML element, not a row of three columns with a label and two images per
+    cluster (70 elements for the browser to lay out and draw): a switch to the page in 0.79x the time, a first visit 0.97x
     (``bench/results/page_open.md``). On a narrow screen the members wrap below the name and
     centre, at the screen's width."""
     rows = []
