@@ -32,14 +32,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Streamlit's own, on the first page view of a server: ``st.set_page_config``'s emoji icon compiles a
+# regex of every emoji (26 ms alone; ~0.26 s of the interpreter lock, sampled with py-spy, while the
+# first page was also being served), ``st.Page``'s icons load their names.
+FIRST_VIEW_MODULES = ("streamlit.emojis", "streamlit.material_icon_names")
 # Imported inside apcore's functions (a page that never clusters never pays for them), but every
 # page's first use would: the preload takes them ahead.
 LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics",
-                "matplotlib.figure", "matplotlib.backends.backend_agg",
-                # Streamlit's own, on the first page view of a server: ``st.set_page_config``'s emoji icon
-                # compiles a regex of every emoji (26 ms alone; ~0.26 s of the interpreter lock, sampled with
-                # py-spy, while the first page was also being served), ``st.Page``'s icons load their names.
-                "streamlit.emojis", "streamlit.material_icon_names")
+                "matplotlib.figure", "matplotlib.backends.backend_agg") + FIRST_VIEW_MODULES
 # ui's modules that declare a Streamlit component: Streamlit registers one only when its module is
 # imported during a script run, so the server's start-up (no script) leaves them to the first page.
 COMPONENT_MODULES = ("ui.plane", "ui.touch")
@@ -108,6 +108,13 @@ class Activity:
         while Activity.drawn_now or time.monotonic() - Activity.last < QUIET_S:
             time.sleep(0.1)
 
+    @staticmethod
+    def wait_while_drawing() -> None:
+        """Returns once no page script is running: what the start-up's steps wait for between
+        them, so that a page being drawn has the interpreter to itself."""
+        while Activity.drawn_now:
+            time.sleep(0.05)
+
 
 @contextlib.asynccontextmanager
 async def serving(_app: Any) -> AsyncIterator[None]:
@@ -115,9 +122,10 @@ async def serving(_app: Any) -> AsyncIterator[None]:
     background thread imports torch and the pages' libraries and loads what the pages show
     (:func:`prepared`), so that the first page of a lecture opens as fast as the second
     (``bench/page_open.py``), then has Streamlit's frontend files compressed for the room
-    (:func:`ui.compress.prime`) and starts the training worker (:func:`registry`). It waits for a
-    quiet moment first (:class:`Activity`): its imports hold the interpreter lock, and a page being
-    opened at the server's first moment would wait.
+    (:func:`ui.compress.prime`) and starts the training worker (:func:`registry`). It holds the
+    interpreter lock for seconds, so it steps aside for the pages (:class:`Activity`): it imports
+    between their drawings, and does the rest only once no page has been drawn or requested for
+    :data:`QUIET_S`.
     Before uvicorn accepts anyone, Nagle's algorithm is turned off for its connections
     (:func:`ui.nodelay.install`), and a deep link (``/anomaly``) is made to run ``app.py`` at once
     (:func:`ui.leave_pages_folder_mode`), not first its page alone and then again."""
@@ -128,23 +136,35 @@ async def serving(_app: Any) -> AsyncIterator[None]:
     yield
 
 
+def start_up_modules() -> list[str]:
+    """What the server's start-up imports, in the order a first page view needs them: Streamlit's
+    own, apcore's (torch first of all), the pages' (not those declaring a component), then the
+    libraries only some pages use."""
+    import apcore
+    import ui
+
+    skip = set(COMPONENT_MODULES) | {"apcore.__main__", "apcore.warm"}
+    ordered = FIRST_VIEW_MODULES + _modules(apcore) + _modules(ui) + LAZY_MODULES
+    return [m for m in dict.fromkeys(ordered) if m not in skip]
+
+
 def _start_up() -> None:
-    Activity.wait_for_quiet()
+    """The imports at once, as the server starts, but never while a page is drawn: a page opened in
+    the server's first seconds finds torch and its modules imported, or imports the rest itself
+    without sharing the interpreter lock. The rest (the libraries' first calls, the pages' data,
+    the frontend's compression, the worker) once the server is quiet."""
     start = time.perf_counter()
     try:
-        import apcore
-        import ui
-
-        for module in _modules(apcore) + _modules(ui) + LAZY_MODULES:
-            if module not in COMPONENT_MODULES + ("apcore.__main__", "apcore.warm"):
-                importlib.import_module(module)
+        for module in start_up_modules():
+            Activity.wait_while_drawing()
+            importlib.import_module(module)
+        log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
+        Activity.wait_for_quiet()
         _first_calls()
     except Exception:  # noqa: BLE001 - the pages import what they need themselves
         log.exception("start-up imports failed")
-    else:
-        log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
     prepared()
-    compress.prime(compress.own_url())
+    compress.prime(compress.own_url(), between=Activity.wait_while_drawing)
     # The training worker, which the first page would start: it imports torch in its own process now, not
     # while that page is drawn. A fresh server's first visit to a chart page: 0.87-0.89x for this alone,
     # 0.71-0.84x with the emoji regex and inspect's module paths (bench/results/page_open.md).

@@ -92,3 +92,32 @@ def test_accept_encoding(value, ok):
 def test_the_server_asks_itself_at_its_own_address(monkeypatch, options, url):
     monkeypatch.setattr(compress.st, "get_option", lambda name: options.get(name, ""))
     assert compress.own_url() == url
+
+
+def test_priming_asks_before_each_file_whether_it_may_go_on(tmp_path, monkeypatch):
+    """The start-up's compression of the frontend steps aside for a page being drawn: ``between``
+    (which returns once none is) is called before each of its requests to the server."""
+    (tmp_path / "static" / "js").mkdir(parents=True)
+    (tmp_path / "static" / "css").mkdir()
+    for name in ("static/js/a.js", "static/js/b.js", "static/css/c.css"):
+        (tmp_path / name).write_bytes(b"x")
+    events = []
+
+    class Answer:
+        def __init__(self, address, timeout):
+            events.append(address.rsplit("/", 1)[1])
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return b"x"
+
+    monkeypatch.setattr(compress, "FRONTEND", tmp_path)
+    monkeypatch.setattr(compress.urllib.request, "urlopen", Answer)
+    monkeypatch.setattr(compress.GzipStatic, "wait", staticmethod(lambda timeout: True))
+    compress.prime("http://127.0.0.1:8501", between=lambda: events.append("between"))
+    assert events == ["between", "a.js", "between", "b.js", "between", "c.css"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from types import SimpleNamespace
 
 from apcore import anomaly as scoring
 from apcore import defaults
@@ -56,6 +57,37 @@ def test_the_start_up_waits_while_a_page_is_drawn_or_requested(monkeypatch):
     assert waiter.is_alive()        # drawn just now: a quiet moment has not passed yet
     waiter.join(2)
     assert not waiter.is_alive() and activity.drawn_now == 0
+
+
+def test_the_start_up_imports_at_once_but_never_while_a_page_is_drawn(monkeypatch):
+    """The start-up's imports begin as the server starts (a page opened in its first seconds finds
+    torch imported), wait while a page script runs, and only what follows them waits for quiet."""
+    events = []
+    monkeypatch.setattr(resources, "start_up_modules", lambda: ["first", "second"])
+    monkeypatch.setattr(resources, "importlib", SimpleNamespace(import_module=events.append))
+    monkeypatch.setattr(resources.Activity, "wait_for_quiet", staticmethod(lambda: events.append("quiet")))
+    monkeypatch.setattr(resources, "_first_calls", lambda: events.append("first calls"))
+    monkeypatch.setattr(resources, "prepared", lambda: events.append("prepared"))
+    monkeypatch.setattr(resources.compress, "prime", lambda url, between: events.append("prime"))
+    monkeypatch.setattr(resources, "registry", lambda: SimpleNamespace(worker_pid=None))
+    start_up = threading.Thread(target=resources._start_up)
+    with resources.Activity.drawing():   # a page being drawn as the server starts
+        start_up.start()
+        start_up.join(0.4)
+        assert start_up.is_alive() and events == []
+    start_up.join(5)
+    assert not start_up.is_alive()
+    assert events == ["first", "second", "quiet", "first calls", "prepared", "prime"]
+
+
+def test_the_start_up_imports_what_a_first_page_needs_first():
+    modules = resources.start_up_modules()
+    assert modules[:2] == list(resources.FIRST_VIEW_MODULES)                  # the page view's own, at once
+    assert modules.index("apcore.train") < min(modules.index(m) for m in modules if m.startswith("ui."))
+    assert modules.index("ui.figures") < modules.index("sklearn.metrics")     # some pages' libraries last
+    assert set(resources.LAZY_MODULES) <= set(modules) and len(set(modules)) == len(modules)
+    assert not set(resources.COMPONENT_MODULES) & set(modules)               # registered in a script run only
+    assert "apcore.warm" not in modules and "apcore.__main__" not in modules
 
 
 def test_the_clustering_score_table_imports_nothing_the_start_up_has_not():
