@@ -97,9 +97,11 @@ def page_title(root: Path, name: str) -> str:
 
 
 def switch_times(pw, env: dict[str, str], pages: list[str], root: Path, log: Path, timeout_s: float,
-                 preload_wait_s: float) -> dict[str, list[float]]:
-    """A fresh server, the Overview in one tab, its preload let finish, then each page by its sidebar
-    link, twice over: page -> [seconds the first time, the second time] (NaN: not ready in time)."""
+                 preload_wait_s: float, after_s: float | None = None) -> dict[str, list[float]]:
+    """A fresh server, the Overview in one tab, its preload let finish (or, with ``after_s``,
+    ``after_s`` seconds from the Overview drawn, whatever the server is doing then), then each page
+    by its sidebar link, twice over: page -> [seconds the first time, the second time] (NaN: not
+    ready in time)."""
     out: dict[str, list[float]] = {name: [] for name in pages}
     browser_ = launch(pw)
     proc, url = start_server(env, log)
@@ -107,7 +109,10 @@ def switch_times(pw, env: dict[str, str], pages: list[str], root: Path, log: Pat
         tab = browser_.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         tab.goto(url, wait_until="commit")
         tab.wait_for_function(READY_JS, arg=PAGES["home"][1], polling=50, timeout=timeout_s * 1000)
-        wait_for_log(log, PRELOADED, preload_wait_s)
+        if after_s is None:
+            wait_for_log(log, PRELOADED, preload_wait_s)
+        else:
+            time.sleep(after_s)
         for name in pages * 2:
             path, wanted = PAGES[name]
             nav = '[data-testid="stSidebarNav"] a'

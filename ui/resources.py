@@ -72,24 +72,35 @@ def dataset(name: str) -> Dataset:
 
 
 QUIET_S = 3.0  # the start-up waits until no page has been drawn or requested for this long
+GAP_S = 0.15  # ... and between its imports, until no HTTP request has been answered for this long
 
 
 class Activity:
     """When the server last received a request (a page's files, its WebSocket, its images: as
-    ASGI middleware of ``app.py``'s ``st.App``) or finished drawing a page, and how many page
-    scripts are running now (:meth:`drawing`)."""
+    ASGI middleware of ``app.py``'s ``st.App``) or finished drawing a page, how many page scripts
+    are running now (:meth:`drawing`), and how many HTTP requests are being answered."""
 
     last = 0.0
     drawn_now = 0
+    answering = 0
+    answered = 0.0  # when the last HTTP answer was sent
     _lock = threading.Lock()
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            Activity.last = time.monotonic()
-        await self.app(scope, receive, send)
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        Activity.last = time.monotonic()
+        if scope["type"] == "websocket":  # open as long as its tab: not an answer being waited for
+            return await self.app(scope, receive, send)
+        Activity.answering += 1  # the event loop's thread only
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            Activity.answering -= 1
+            Activity.answered = time.monotonic()
 
     @staticmethod
     @contextlib.contextmanager
@@ -110,10 +121,17 @@ class Activity:
 
     @staticmethod
     def wait_while_drawing() -> None:
-        """Returns once no page script is running: what the start-up's steps wait for between
-        them, so that a page being drawn has the interpreter to itself."""
+        """Returns once no page script is running."""
         while Activity.drawn_now:
             time.sleep(0.05)
+
+    @staticmethod
+    def wait_while_serving() -> None:
+        """Returns once no page script is running, no HTTP request is being answered and none has
+        been for :data:`GAP_S`: a browser loading a page's files between two of the start-up's
+        imports has the interpreter to itself."""
+        while Activity.drawn_now or Activity.answering or time.monotonic() - Activity.answered < GAP_S:
+            time.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
@@ -124,8 +142,8 @@ async def serving(_app: Any) -> AsyncIterator[None]:
     (``bench/page_open.py``), then has Streamlit's frontend files compressed for the room
     (:func:`ui.compress.prime`) and starts the training worker (:func:`registry`). It holds the
     interpreter lock for seconds, so it steps aside for the pages (:class:`Activity`): it imports
-    between their drawings, and does the rest only once no page has been drawn or requested for
-    :data:`QUIET_S`.
+    while no page is drawn and no file sent, and does the rest only once no page has been drawn or
+    requested for :data:`QUIET_S`.
     Before uvicorn accepts anyone, Nagle's algorithm is turned off for its connections
     (:func:`ui.nodelay.install`), and a deep link (``/anomaly``) is made to run ``app.py`` at once
     (:func:`ui.leave_pages_folder_mode`), not first its page alone and then again."""
@@ -149,14 +167,15 @@ def start_up_modules() -> list[str]:
 
 
 def _start_up() -> None:
-    """The imports at once, as the server starts, but never while a page is drawn: a page opened in
-    the server's first seconds finds torch and its modules imported, or imports the rest itself
-    without sharing the interpreter lock. The rest (the libraries' first calls, the pages' data,
-    the frontend's compression, the worker) once the server is quiet."""
+    """The imports at once, as the server starts, but none while a page is drawn or its files are
+    sent: a page opened in the server's first seconds finds torch and its modules imported, or
+    imports the rest itself without sharing the interpreter lock. The rest (the libraries' first
+    calls, the pages' data, the frontend's compression, the worker) once the server is quiet. The
+    compression steps aside for a page being drawn (not for its files: they are its own requests)."""
     start = time.perf_counter()
     try:
         for module in start_up_modules():
-            Activity.wait_while_drawing()
+            Activity.wait_while_serving()
             importlib.import_module(module)
         log.info("imported torch and the pages' modules in %.1f s", time.perf_counter() - start)
         Activity.wait_for_quiet()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from types import SimpleNamespace
+
+import pytest
 
 from apcore import anomaly as scoring
 from apcore import defaults
@@ -78,6 +81,36 @@ def test_the_start_up_imports_at_once_but_never_while_a_page_is_drawn(monkeypatc
     start_up.join(5)
     assert not start_up.is_alive()
     assert events == ["first", "second", "quiet", "first calls", "prepared", "prime"]
+
+
+def test_the_start_up_imports_in_the_gaps_between_the_files_a_browser_asks_for(monkeypatch):
+    monkeypatch.setattr(resources, "GAP_S", 0.3)
+    activity = resources.Activity
+    monkeypatch.setattr(activity, "answering", 1)   # a page's file being sent
+    monkeypatch.setattr(activity, "answered", 0.0)
+    waiter = threading.Thread(target=activity.wait_while_serving)
+    waiter.start()
+    waiter.join(0.4)
+    assert waiter.is_alive()
+    activity.answered, activity.answering = time.monotonic(), 0
+    waiter.join(0.15)
+    assert waiter.is_alive()        # sent just now: the browser may ask for the next one
+    waiter.join(2)
+    assert not waiter.is_alive()
+
+
+def test_activity_counts_the_http_answers_being_sent_not_the_open_websockets():
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append((scope["type"], resources.Activity.answering))
+
+    middleware, start = resources.Activity(app), time.monotonic()
+    for kind in ("http", "websocket", "lifespan"):
+        with pytest.raises(StopIteration):   # nothing awaited: done at its first step
+            middleware({"type": kind}, None, None).send(None)
+    assert seen == [("http", 1), ("websocket", 0), ("lifespan", 0)]
+    assert resources.Activity.answering == 0 and resources.Activity.answered >= start
 
 
 def test_the_start_up_imports_what_a_first_page_needs_first():
