@@ -74,6 +74,14 @@ SWITCH_JS = ("([title, wanted]) => [...document.querySelectorAll('h1')].some(h =
              f" && ({READY_JS})(wanted)")
 
 
+def chosen_pages(spec: str) -> list[str]:
+    """``--pages``' comma-separated names, checked against :data:`PAGES` (else the command exits)."""
+    pages = [p.strip() for p in spec.split(",") if p.strip()]
+    if unknown := set(pages) - set(PAGES):
+        sys.exit(f"unknown pages: {', '.join(sorted(unknown))} (known: {', '.join(PAGES)})")
+    return pages
+
+
 def clean_env(checkpoints: Path) -> dict[str, str]:
     """The environment of a lecture's server: page budgets, everyone presents, this folder."""
     drop = ("APCORE_EPOCHS", "APCORE_TRAIN_LIMIT", "APCORE_CLUSTER_LIMIT", "APCORE_PRESENTER_KEY")
@@ -236,9 +244,7 @@ def main() -> None:
         sys.exit("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
-    if unknown := set(pages) - set(PAGES):
-        sys.exit(f"unknown pages: {', '.join(sorted(unknown))} (known: {', '.join(PAGES)})")
+    pages = chosen_pages(args.pages)
     checkpoints = args.checkpoints or Path(tempfile.mkdtemp(prefix="page-open-"))
     log_dir = Path(tempfile.mkdtemp(prefix="page-open-logs-"))
     env = clean_env(checkpoints)

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.browser import CHROMIUM, ROOT  # noqa: E402
 from bench.common import cpu_name, write_table  # noqa: E402
-from bench.page_open import PAGES, clean_env, serving, switch_times, warm  # noqa: E402
+from bench.page_open import chosen_pages, clean_env, serving, switch_times, warm  # noqa: E402
 
 
 def main() -> None:
@@ -40,9 +40,7 @@ def main() -> None:
         sys.exit("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
-    if unknown := set(pages) - set(PAGES):
-        sys.exit(f"unknown pages: {', '.join(sorted(unknown))}")
+    pages = chosen_pages(args.pages)
     env = clean_env(args.checkpoints)
     variants = {"before": args.baseline.resolve(), "after": ROOT}
     for root in variants.values():
