@@ -30,7 +30,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoints", type=Path, required=True, help="a warm checkpoint folder (python -m apcore warm)")
     ap.add_argument("--baseline", type=Path, required=True, help="the other checkout (git worktree add DIR COMMIT)")
-    ap.add_argument("--after", default="2.4,5", help="seconds from the Overview drawn to the first click, comma-separated")
+    ap.add_argument("--after", default="2.4,5",
+                    help="seconds from the Overview drawn to the first click, comma-separated")
     ap.add_argument("--pages", default="autoencoder,vae,anomaly,denoise,clustering")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=120)
@@ -61,7 +62,8 @@ def main() -> None:
     def cell(a, label, p):
         v = [x for x in times[a, label, p] if not math.isnan(x)]
         missed = len(times[a, label, p]) - len(v)
-        return (f"{statistics.median(v):.2f} / {max(v):.2f}" if v else "-") + (f" ({missed} not ready)" if missed else "")
+        text = f"{statistics.median(v):.2f} / {max(v):.2f}" if v else "-"
+        return text + (f" ({missed} not ready)" if missed else "")
 
     header = ["first click after the Overview", "page", "before: median / slowest s", "after: median / slowest s"]
     rows = [[f"{a:g} s", p, cell(a, "before", p), cell(a, "after", p)] for a in afters for p in pages]

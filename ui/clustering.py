@@ -165,10 +165,10 @@ def show_cluster_rows(counts: np.ndarray, names: list[str], order: np.ndarray, c
                       members: np.ndarray, images: torch.Tensor) -> None:
     """Each cluster (in ``order``) as a row: its name and size, the decoded centre, and up to
     :data:`MEMBERS_SHOWN` members (``members`` from :func:`apcore.cluster.cluster_members`, -1 where
-    a cluster has fewer). One HTML element, not a row of three columns with a label and two images per
-    cluster (70 elements for the browser to lay out and draw): a switch to the page in 0.79x the time, a first visit 0.97x
-    (``bench/results/page_open.md``). On a narrow screen the members wrap below the name and
-    centre, at the screen's width."""
+    a cluster has fewer). One HTML element, not a row of three columns with a label and two images
+    per cluster (70 elements for the browser to lay out and draw): a switch to the page in 0.79x
+    the time, a first visit 0.97x (``bench/results/page_open.md``). On a narrow screen the members
+    wrap below the name and centre, at the screen's width."""
     rows = []
     for c in order:
         name = html.escape(names[c])
@@ -177,7 +177,8 @@ def show_cluster_rows(counts: np.ndarray, names: list[str], order: np.ndarray, c
         shown = ""
         if len(idx):
             grid = montage(images[torch.as_tensor(idx)], nrow=MEMBERS_SHOWN, upscale=3)
-            shown = f'<img src="{data_uri(grid)}" alt="{len(idx)} members of {name}" style="max-width:{grid.shape[1]}px">'
+            shown = (f'<img src="{data_uri(grid)}" alt="{len(idx)} members of {name}" '
+                     f'style="max-width:{grid.shape[1]}px">')  # never wider than drawn
         rows.append(f'<div class="cl-row"><div class="cl-name"><b>{name}</b><br>{int(counts[c].sum()):,} images</div>'
                     f'{centre}<div class="cl-members">{shown}</div></div>')
     st.html(ROWS_CSS + '<div class="cl-rows">' + "".join(rows) + "</div>")

@@ -24,7 +24,8 @@ SCATTER_MARGINS = """() => { const el = [...document.querySelectorAll('.js-plotl
 
 # The images of "What each cluster looks like" (one HTML element of data: addresses): [loaded and drawn, all].
 ROW_IMAGES = """() => { const im = [...document.querySelectorAll('[data-testid="stHtml"] .cl-rows img')];
-  return [im.filter(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0).length, im.length]; }"""
+  const drawn = im.filter(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0);
+  return [drawn.length, im.length]; }"""
 
 
 def test_switching_representation_changes_the_table(page, app_url):
