@@ -39,7 +39,7 @@ FIRST_VIEW_MODULES = ("streamlit.emojis", "streamlit.material_icon_names")
 # Imported inside apcore's functions (a page that never clusters never pays for them), but every
 # page's first use would: the preload takes them ahead.
 LAZY_MODULES = ("sklearn.cluster", "sklearn.metrics", "sklearn.mixture", "scipy.optimize", "skimage.metrics",
-                "matplotlib.figure", "matplotlib.backends.backend_agg") + FIRST_VIEW_MODULES
+                "matplotlib.figure", "matplotlib.backends.backend_agg")
 # ui's modules that declare a Streamlit component: Streamlit registers one only when its module is
 # imported during a script run, so the server's start-up (no script) leaves them to the first page.
 COMPONENT_MODULES = ("ui.plane", "ui.touch")
@@ -162,8 +162,7 @@ def start_up_modules() -> list[str]:
     import ui
 
     skip = set(COMPONENT_MODULES) | {"apcore.__main__", "apcore.warm"}
-    ordered = FIRST_VIEW_MODULES + _modules(apcore) + _modules(ui) + LAZY_MODULES
-    return [m for m in dict.fromkeys(ordered) if m not in skip]
+    return [m for m in FIRST_VIEW_MODULES + _modules(apcore) + _modules(ui) + LAZY_MODULES if m not in skip]
 
 
 def _start_up() -> None:
@@ -247,7 +246,7 @@ def _modules(package: ModuleType) -> tuple[str, ...]:
 def _import_modules() -> None:
     import ui
 
-    for module in _modules(ui) + LAZY_MODULES:
+    for module in FIRST_VIEW_MODULES + _modules(ui) + LAZY_MODULES:
         importlib.import_module(module)
 
 
