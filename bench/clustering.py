@@ -141,8 +141,8 @@ def main() -> None:
         if compile_s is not None:
             notes.append(f"umap-learn import + first-call numba compilation: {compile_s:.1f} s (once per process).")
         notes.append(f"AE = MLP autoencoder, VAE = MLP VAE (its mean), latent {args.latent_dim}, each data set's "
-                     "page default training budget. PCA: 10 components. k = 10. UMAP (N2D): 10 components, "
-                     "20 neighbours, min_dist 0, seed 0.")
+                     f"page default training budget. PCA: 10 components. k = 10. UMAP (N2D): {cluster.umap_settings()}, "
+                     "seed 0.")
         RESULTS.write_text("# Clustering the test set (10,000 images)\n\n" + "\n\n".join(notes) + "\n\n" + text + "\n")
 
 

@@ -33,7 +33,7 @@ algo = c2.selectbox("Algorithm", list(cluster.ALGORITHMS), format_func=cluster.A
 k = c3.slider("Number of clusters", KS[0], KS[-1], **state.linked("cluster_k", "k", DEFAULT["k"], KS))
 c1, c2, c3, c4 = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
 umap_on = c1.toggle("UMAP first (N2D)", **state.linked("cluster_umap", "umap", DEFAULT["umap"]),
-                    help="AE/VAE code → UMAP (10 dims, 20 neighbours, min_dist 0) → clustering: McConville "
+                    help=f"AE/VAE code → UMAP ({cluster.umap_settings()}) → clustering: McConville "
                          "et al., N2D (2020). Computed with the model when it trains (a few seconds) and kept on "
                          "disk; `python -m apcore warm` computes the defaults before class.")
 latent = c2.select_slider("AE / VAE latent", LATENTS,

@@ -456,6 +456,13 @@ def test_prepared_umap_fits_without_compiling(blobs):
     assert compiled == []
 
 
+def test_the_umap_settings_said_are_those_it_runs_with(monkeypatch):
+    assert cluster.umap_settings() == "10 dims, 10 neighbours, min_dist 0"
+    monkeypatch.setitem(cluster.UMAP_OPTIONS, "n_neighbors", 7)
+    monkeypatch.setitem(cluster.UMAP_OPTIONS, "min_dist", 0.1)
+    assert cluster.umap_settings() == "10 dims, 7 neighbours, min_dist 0.1"
+
+
 def test_nearest_neighbours_are_exact_and_start_with_the_point_itself(blobs):
     from sklearn.neighbors import NearestNeighbors
 

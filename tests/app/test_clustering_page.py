@@ -37,6 +37,9 @@ def test_table_compares_every_representation_and_follows_widgets():
     heat = json.loads(charts[1].proto.spec)["data"][0]
     assert sum(map(sum, heat["z"])) == 1000 and len(heat["z"]) == 10
     assert shows_every_cluster(at)  # decoded centres and members of the AE's clusters
+    from apcore import cluster
+
+    assert f"UMAP ({cluster.umap_settings()})" in at.toggle(key="cluster_umap").help  # the settings it runs
 
     at.radio(key="cluster_rep").set_value("pixels")
     at.slider(key="cluster_k").set_value(4)
