@@ -7,8 +7,8 @@ labels with :func:`apcore.metrics.cluster_scores` (accuracy under the Hungarian 
 - manifold step: UMAP to 10 dimensions, ``min_dist=0`` before clustering — the N2D recipe
   (McConville et al., 2020, "N2D: (Not Too) Deep Clustering via Clustering the Local Manifold of an
   Autoencoded Embedding"), on a graph of 10 neighbours rather than N2D's 20 (:data:`UMAP_OPTIONS`).
-  Plain k-means on a briefly trained AE code reaches ~0.6 accuracy on MNIST; the 20-d code through
-  UMAP ~0.95 (``bench/clustering.py``).
+  Plain k-means on a briefly trained AE code reaches ~0.6 accuracy on MNIST (``bench/clustering.py``);
+  the 20-d code through UMAP ~0.95 (``bench/umap_options.py``).
 - algorithms: k-means (:func:`apcore.metrics.kmeans_labels`) and a Gaussian mixture.
 
 Everything is fitted on the images being clustered (the test set), as k-means is: no labels used.

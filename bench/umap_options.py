@@ -81,8 +81,9 @@ def summary(representation: str, setting: tuple, fits: list[dict], floored: bool
         return [f"{statistics.mean(values):.4f}", f"{min(values):.3f}"]
 
     under = sum(any(f["kmeans"][k] < v for k, v in FLOOR.items()) for f in fits)
+    under_cell = (f"**{under}**" if under else 0) if floored else ""
     return [representation, *setting, len(fits), *stat("kmeans", "cluster_acc"), *stat("kmeans", "cluster_nmi"),
-            *stat("gmm", "cluster_acc"), *stat("gmm", "cluster_nmi"), "" if not floored else f"**{under}**" if under else 0,
+            *stat("gmm", "cluster_acc"), *stat("gmm", "cluster_nmi"), under_cell,
             f"{statistics.median(f['seconds'] for f in fits):.2f}"]
 
 
@@ -114,8 +115,8 @@ def main() -> None:
         for representation in models:
             x = codes(store, representation, args.dataset, seed, images, data)
             for setting in settings:
+                graph, neighbours, epochs = setting
                 for umap_seed in range(args.seeds):
-                    graph, neighbours, epochs = setting
                     u, seconds = fit(x, graph, umap_seed, neighbours, epochs)
                     f = {"seconds": seconds}
                     for algorithm in cluster.ALGORITHMS:
@@ -125,7 +126,8 @@ def main() -> None:
                           f"UMAP seed {umap_seed}: {seconds:.2f} s, k-means {f['kmeans']['cluster_acc']:.3f} / "
                           f"{f['kmeans']['cluster_nmi']:.3f}, mixture {f['gmm']['cluster_acc']:.3f}, "
                           f"load {os.getloadavg()[0]:.1f}", flush=True)
-    rows = [summary(representation, setting, fs, args.dataset == "mnist") for (representation, setting), fs in fits.items()]
+    rows = [summary(representation, setting, fs, floored=args.dataset == "mnist")
+            for (representation, setting), fs in fits.items()]
     header = ["model", "graph", "neighbours", "epochs", "fits", "k-means acc mean", "min", "NMI mean", "min",
               "mixture acc mean", "min", "NMI mean", "min", "k-means under the floor", "median s"]
     notes = (f"CPU: {cpu_name()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end). "

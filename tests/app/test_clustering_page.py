@@ -5,6 +5,7 @@ import os
 
 os.environ.setdefault("APCORE_CLUSTER_LIMIT", "1000")
 
+from apcore import cluster  # noqa: E402
 from tests.app.conftest import page_test, run_until_trained  # noqa: E402
 
 
@@ -37,8 +38,6 @@ def test_table_compares_every_representation_and_follows_widgets():
     heat = json.loads(charts[1].proto.spec)["data"][0]
     assert sum(map(sum, heat["z"])) == 1000 and len(heat["z"]) == 10
     assert shows_every_cluster(at)  # decoded centres and members of the AE's clusters
-    from apcore import cluster
-
     assert f"UMAP ({cluster.umap_settings()})" in at.toggle(key="cluster_umap").help  # the settings it runs
 
     at.radio(key="cluster_rep").set_value("pixels")
@@ -83,8 +82,6 @@ def test_a_fresh_server_reads_every_row_from_disk(monkeypatch):
     import pytest
     import streamlit as st
 
-    from apcore import cluster
-
     at = run_until_trained(page_test("clustering"))
     before = table(at)
     st.cache_data.clear()  # a fresh server: nothing in memory, the models and their rows on disk
@@ -105,7 +102,6 @@ def test_the_servers_preload_leaves_the_default_view_only_to_read(monkeypatch):
     import pytest
     import streamlit as st
 
-    from apcore import cluster
     from ui import clustering, resources
 
     run_until_trained(page_test("clustering"))  # the default's models on disk
@@ -127,7 +123,6 @@ def test_the_preload_fits_no_umap_and_clusters_nothing_not_kept_on_disk(monkeypa
     import pytest
     import streamlit as st
 
-    from apcore import cluster
     from ui import clustering, resources
 
     run_until_trained(page_test("clustering"))  # the models on disk
