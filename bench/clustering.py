@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore import cluster, defaults  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
-from bench.common import cpu_name, train_timed  # noqa: E402
+from bench.common import cpu_name, page_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "clustering.md"
 
@@ -82,14 +82,7 @@ def seed_rows(store: ModelStore, latent_dim: int, seeds: int) -> list[dict]:
     images, y = data.test_images, data.test_labels.numpy()
     rows = []
     for seed in range(seeds):
-        # Seed 0 is the page's model; the others train here without a checkpoint: saved, they
-        # would look like a Retrain (newest seed) to the page.
-        config = replace(defaults.cluster_ae_config(latent_dim), seed=seed)
-        if seed == 0:
-            trained = store.get_or_train(config)
-            model, seconds = trained.model, trained.train_seconds
-        else:
-            model, seconds = train_timed(config, data, store.device)
+        model, seconds = page_model(store, replace(defaults.cluster_ae_config(latent_dim), seed=seed), data)
         x = cluster.umap_features(cluster.code_features(model, images))
         row = {"seed": seed, "train_seconds": seconds}
         for algorithm in cluster.ALGORITHMS:

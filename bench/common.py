@@ -45,6 +45,16 @@ def train_timed(config, data, device):
     return model, seconds
 
 
+def page_model(store, config, data):
+    """The page's model of ``config`` at its seed: seed 0 from ``store`` (trained there if missing),
+    any other seed trained here and not kept (kept, it would look like a Retrain to the page):
+    (model, training seconds)."""
+    if config.seed == 0:
+        trained = store.get_or_train(config)
+        return trained.model, trained.train_seconds
+    return train_timed(config, data, store.device)
+
+
 def variant(spec: str):
     """``family,latent,epochs,batch,lr[,beta1,warmup]`` -> (config, (beta1, warm-up) or None): the
     family's page model at that latent size (its number of training images kept) with the given

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore import cluster, defaults  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
-from bench.common import cpu_name, train_timed, write_table  # noqa: E402
+from bench.common import cpu_name, page_model, write_table  # noqa: E402
 
 FLOOR = {"cluster_acc": 0.92, "cluster_nmi": 0.86}  # issue 14: the page's k-means after UMAP
 MODELS = {"ae": defaults.cluster_ae_config, "vae": defaults.cluster_vae_config}
@@ -50,15 +50,10 @@ def pynndescent_umap(x: np.ndarray, seed: int, **options) -> np.ndarray:
 
 
 def codes(store: ModelStore, representation: str, dataset: str, seed: int, images: torch.Tensor, data) -> np.ndarray:
-    """The codes of ``images`` by the page's model of ``representation`` trained with ``seed``:
-    seed 0 from the store (trained there if missing), the others trained here and not kept (kept,
-    they would look like a Retrain to the page)."""
+    """The codes of ``images`` by the page's model of ``representation`` trained with ``seed``
+    (:func:`bench.common.page_model`)."""
     config = dataclasses.replace(MODELS[representation](dataset=dataset), seed=seed)
-    if seed == 0:
-        trained = store.get_or_train(config)
-        model, seconds = trained.model, trained.train_seconds
-    else:
-        model, seconds = train_timed(config, data, store.device)
+    model, seconds = page_model(store, config, data)
     print(f"# {config.describe()}, seed {seed}: trained in {seconds:.1f} s", flush=True)
     return cluster.code_features(model, images)
 
