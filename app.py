@@ -16,7 +16,8 @@ from starlette.middleware import Middleware
 from ui import compress, hall, prefetch, resources, sidebar, state
 
 # The pages whose first view draws Plotly charts, by url path: their address fetches Plotly's code at once.
-CHART_PAGES = ("vae", "anomaly", "denoise", "clustering")
+# (The clustering page draws its two charts with Vega-Lite, whose code is a sixth of Plotly's: ui.clustering.)
+CHART_PAGES = ("vae", "anomaly", "denoise")
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -51,6 +51,8 @@ PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg'
 IMAGE = '[data-testid="stImage"] img'
 # The clustering page's rows of digits: one HTML element of <img>s (st.image in older checkouts, as a baseline).
 CLUSTER_ROWS = f'{IMAGE}, [data-testid="stHtml"] .cl-rows img'
+# A Vega-Lite chart drawn (its canvas or SVG); the clustering page's two (Plotly in older checkouts).
+VEGA = '[data-testid="stVegaLiteChart"] .marks'
 PAGES = {
     "home": ("", [('[data-testid="stPageLink"]', 6)]),
     "autoencoder": ("autoencoder", [(IMAGE, 2)]),
@@ -58,7 +60,7 @@ PAGES = {
     "vae": ("vae", [(PLOT, 1)]),
     "anomaly": ("anomaly", [(PLOT, 3), (IMAGE, 1)]),
     "denoise": ("denoise", [(IMAGE, 1), (PLOT, 1)]),
-    "clustering": ("clustering", [(PLOT, 2), ('[data-testid="stTable"]', 1), (CLUSTER_ROWS, 2)]),
+    "clustering": ("clustering", [(f"{PLOT}, {VEGA}", 2), ('[data-testid="stTable"]', 1), (CLUSTER_ROWS, 2)]),
 }
 # The server's log line once its preload has loaded the data and page defaults (both versions' wording).
 PRELOADED = "page defaults in"

@@ -86,13 +86,14 @@ with left:
             "tsne": f"t-SNE of {len(index):,} random test images"}[used]
     fig = view.cluster_scatter(points, index, res.labels, y, names, class_names, f"Clusters — {what}",
                                cluster.AXIS_TITLES[used])
-    st.plotly_chart(fig, key="cluster_scatter", config={"displayModeBar": False})
+    st.altair_chart(fig, key="cluster_scatter")
     shown = min(len(index), view.SCATTER_MAX_POINTS)
     st.caption(f"{shown:,} points drawn" + (f" of {len(index):,}" if shown < len(index) else "")
-               + ". Hover a point for its true label; click a legend entry to hide a cluster.")
+               + ". Hover a point for its true label; click a legend entry to pick out its cluster "
+               "(shift-click: several; double-click an empty spot: all again).")
 with right:
-    st.plotly_chart(view.confusion_heatmap(counts[order], [names[c] for c in order], class_names),
-                    key="cluster_confusion", config={"displayModeBar": False})
+    st.altair_chart(view.confusion_heatmap(counts[order], [names[c] for c in order], class_names),
+                    key="cluster_confusion")
 
 if model is not None:
     images, _ = view.test_set(name)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import html
 
+import altair as alt
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 from plotly.colors import qualitative
@@ -26,8 +26,9 @@ from .resources import dataset, store
 
 # 10 clusters in the lecture's colours; more clusters borrow from a 24-colour palette.
 CLUSTER_COLORS = figures.COLORS + [c for c in qualitative.Dark24 if c not in figures.COLORS]
-SCATTER_MAX_POINTS = 3000  # SVG (clickable, crisp on a projector) stays smooth up to a few thousand
-SCATTER_MARGIN = 50  # px left of and below the scatter: its axis titles (no tick labels) need 44-48
+SCATTER_MAX_POINTS = 3000  # a random subset of the test set: the clusters' shapes, and a point apart to hover
+SCATTER_HEIGHT = 560  # px, title and axis titles included
+AXIS = dict(titleFontSize=16, titleFontWeight="normal", ticks=False, domain=False)  # the charts' axes
 MEMBERS_SHOWN = 8  # random members drawn beside each cluster's centre
 ROWS_CSS = """<style>
 .cl-row{display:flex;flex-wrap:wrap;align-items:center;gap:6px 16px;margin:0 0 10px 0}
@@ -189,42 +190,57 @@ def cluster_names(counts: np.ndarray, class_names: tuple[str, ...]) -> list[str]
     return [f"C{c} · {class_names[row.argmax()] if row.sum() else 'empty'}" for c, row in enumerate(counts)]
 
 
+def chart_title(text: str) -> alt.Title:
+    return alt.Title(text, fontSize=18, anchor="start")
+
+
 def cluster_scatter(points: np.ndarray, index: np.ndarray, clusters: np.ndarray, labels: np.ndarray,
                     names: list[str], class_names: tuple[str, ...], title: str,
-                    axis_titles: tuple[str, str], max_points: int = SCATTER_MAX_POINTS) -> go.Figure:
-    """2-D points coloured by cluster (one trace each, legend clickable), true label on hover.
+                    axis_titles: tuple[str, str], max_points: int = SCATTER_MAX_POINTS) -> alt.Chart:
+    """2-D points coloured by cluster, true label on hover; a click on a cluster's legend entry
+    picks it out (shift-click: several; a double-click on an empty spot: all again).
 
     points (M, 2) with their test-set indices ``index`` (M,); clusters, labels: (N,) for the test set.
+    Vega-Lite (``st.altair_chart``), as is :func:`confusion_heatmap`: the page then draws no Plotly
+    chart, and a first visit does not wait for Plotly's 4.7 MB of code to be evaluated (0.6 s of the
+    browser's main thread on the 2-core machine; ``bench/results/page_open.md``).
     """
     keep = np.arange(len(points))
     if len(keep) > max_points:
         keep = np.sort(np.random.default_rng(0).choice(len(points), max_points, replace=False))
-    fig = go.Figure()
-    for c, name in enumerate(names):
-        sel = keep[clusters[index[keep]] == c]
-        if not len(sel):
-            continue
-        true = np.array(class_names)[labels[index[sel]]]
-        fig.add_scatter(x=points[sel, 0], y=points[sel, 1], mode="markers", name=name,
-                        marker=dict(size=6, color=CLUSTER_COLORS[c % len(CLUSTER_COLORS)], opacity=0.75),
-                        customdata=np.c_[index[sel], true],
-                        hovertemplate=f"{name}<br>true label: %{{customdata[1]}}<br>test image %{{customdata[0]}}<extra></extra>")
-    fig.update_xaxes(title=axis_titles[0], showticklabels=False)
-    fig.update_yaxes(title=axis_titles[1], showticklabels=False)
-    figures.layout(fig, title, height=560)
-    # Room for the axis titles from the start: Plotly's automargin (plotly_white's axes) otherwise
-    # finds them outside the 10-px margins and draws the 3,000 points a second time.
-    return fig.update_layout(legend=dict(font=dict(size=14), itemsizing="constant"),
-                             margin=dict(l=SCATTER_MARGIN, b=SCATTER_MARGIN))
+    of_point = clusters[index[keep]]
+    shown = [c for c in range(len(names)) if (of_point == c).any()]  # an empty cluster gets no legend entry
+    frame = pd.DataFrame({"x": points[keep, 0], "y": points[keep, 1], "cluster": np.array(names)[of_point],
+                          "true label": np.array(class_names)[labels[index[keep]]], "test image": index[keep]})
+    pick = alt.selection_point(fields=["cluster"], bind="legend")
+    colour = alt.Color("cluster:N", scale=alt.Scale(domain=[names[c] for c in shown],
+                                                    range=[CLUSTER_COLORS[c % len(CLUSTER_COLORS)] for c in shown]),
+                       legend=alt.Legend(title=None, labelFontSize=14, symbolType="circle", symbolSize=120))
+    axis = dict(labels=False, **AXIS)
+    # On a canvas, whatever the number of points (Streamlit's own choice: SVG up to 2,000 data points).
+    return (alt.Chart(frame, title=chart_title(title), height=SCATTER_HEIGHT,
+                      usermeta={"embedOptions": {"renderer": "canvas"}})
+            .mark_circle(size=36)
+            .encode(x=alt.X("x:Q", title=axis_titles[0], scale=alt.Scale(zero=False), axis=alt.Axis(**axis)),
+                    y=alt.Y("y:Q", title=axis_titles[1], scale=alt.Scale(zero=False), axis=alt.Axis(**axis)),
+                    color=colour, opacity=alt.condition(pick, alt.value(0.75), alt.value(0.06)),
+                    tooltip=["cluster", "true label", "test image"])
+            .add_params(pick))
 
 
 def confusion_heatmap(counts: np.ndarray, row_names: list[str], class_names: tuple[str, ...],
-                      title: str = "Clusters vs true labels") -> go.Figure:
+                      title: str = "Clusters vs true labels") -> alt.LayerChart:
     """(k, n_classes) counts as a heatmap with the numbers written in; rows in the given order."""
-    text = np.where(counts > 0, counts.astype(str), "")
-    fig = go.Figure(go.Heatmap(z=counts.tolist(), x=list(class_names), y=row_names, colorscale="Blues", text=text,
-                               texttemplate="%{text}", textfont=dict(size=13), showscale=False,
-                               hovertemplate="%{y}<br>true label %{x}: %{z} images<extra></extra>"))
-    fig.update_xaxes(title="true label", type="category", side="bottom")
-    fig.update_yaxes(title="cluster", type="category", autorange="reversed")
-    return figures.layout(fig, title, height=max(420, 36 * len(row_names) + 120))
+    k, n = counts.shape
+    frame = pd.DataFrame({"cluster": np.repeat(row_names, n), "true label": np.tile(class_names, k),
+                          "images": counts.ravel().astype(int)})
+    axis = dict(labelFontSize=14, labelOverlap=False, **AXIS)  # every row's name
+    base = alt.Chart(frame, title=chart_title(title), height=max(420, 36 * k + 120)).encode(
+        x=alt.X("true label:N", sort=list(class_names), axis=alt.Axis(labelAngle=0, orient="bottom", **axis)),
+        y=alt.Y("cluster:N", sort=list(row_names), axis=alt.Axis(**axis)))
+    cells = base.mark_rect().encode(color=alt.Color("images:Q", scale=alt.Scale(scheme="blues"), legend=None),
+                                    tooltip=["cluster", "true label", "images"])
+    dark = float(counts.max()) / 2  # white numbers on the darker half of the scale
+    numbers = base.transform_filter("datum.images > 0").mark_text(fontSize=13).encode(
+        text="images:Q", color=alt.condition(f"datum.images > {dark}", alt.value("white"), alt.value("#1a1a1a")))
+    return alt.layer(cells, numbers)

@@ -44,8 +44,9 @@ SHELL = FRONTEND / "index.html"
 # The lazily loaded chunks of the elements the pages draw, by the names Streamlit 1.67 gives their
 # files (static/js/<name>.<hash>.js); the first switch to a page loads those it has not loaded yet.
 CHARTS = "PlotlyChart"  # the chunk of Plotly's charts: 4.7 MB, ~0.6 s of a first visit's main thread
-CHUNKS = (CHARTS, "DataFrame", "Table", "Metric", "ImageList", "Html", "Slider", "Selectbox",
-          "ButtonGroup", "Radio", "Multiselect", "Checkbox", "NumberInput", "DownloadButton",
+CHUNKS = (CHARTS, "ArrowVegaLiteChart",  # Vega-Lite: the clustering page's charts (0.8 MB with its embed chunk)
+          "DataFrame", "Table", "Metric", "ImageList", "Html", "Slider", "Selectbox", "ButtonGroup", "Radio",
+          "Multiselect", "Checkbox", "NumberInput", "DownloadButton",
           "BidiComponent", "rehype-katex")  # the drawing / clicking components' frame; formulas in markdown
 AFTER_LOAD_MS = 3000  # the earliest start, after the page's load event
 QUIET_MS = 1000  # ... and once the page has fetched nothing (scripts, images) for this long

@@ -5,12 +5,28 @@ import os
 
 os.environ.setdefault("APCORE_CLUSTER_LIMIT", "1000")
 
+import pandas as pd  # noqa: E402
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df  # noqa: E402
+
 from apcore import cluster  # noqa: E402
 from tests.app.conftest import page_test, run_until_trained  # noqa: E402
 
 
 def table(at):
     return at.table[0].value
+
+
+def charts(at) -> list[tuple[dict, pd.DataFrame]]:
+    """The page's Vega-Lite charts (2-D view, confusion matrix): each one's spec and its data, as sent."""
+    return [(json.loads(c.proto.spec), convert_arrow_bytes_to_pandas_df(c.proto.datasets[0].data.data))
+            for c in at.get("vega_lite_chart")]
+
+
+def heatmap_counts(at) -> pd.DataFrame:
+    """The confusion matrix drawn: clusters (rows, in the drawn order) by true label."""
+    spec, data = charts(at)[1]
+    rows = spec["layer"][0]["encoding"]["y"]["sort"] if "layer" in spec else spec["encoding"]["y"]["sort"]
+    return data.pivot(index="cluster", columns="true label", values="images").loc[rows]
 
 
 def cluster_rows(at) -> list[str]:
@@ -33,10 +49,15 @@ def test_table_compares_every_representation_and_follows_widgets():
     assert list(rows["Representation"]) == ["Raw pixels", "PCA (10)", "AE latent", "VAE latent (mean)",
                                             "▶ AE latent → UMAP (N2D)", "VAE latent (mean) → UMAP (N2D)"]
     assert rows["Accuracy"].between(0.1, 1).all() and rows["NMI"].between(0, 1).all()
-    charts = at.get("plotly_chart")
-    assert len(charts) == 2  # 2-D view, confusion matrix
-    heat = json.loads(charts[1].proto.spec)["data"][0]
-    assert sum(map(sum, heat["z"])) == 1000 and len(heat["z"]) == 10
+    (scatter, points), _ = charts(at)  # 2-D view, confusion matrix
+    heat = heatmap_counts(at)
+    assert heat.to_numpy().sum() == 1000 and heat.shape == (10, 10)
+    # Each cluster is named after its most common true label: the largest count of its row.
+    assert all(name.endswith(f"· {row.idxmax()}") for name, row in heat.iterrows())
+    assert len(points) == 1000 and points["test image"].is_unique  # every test image once (fewer than 3,000)
+    assert points.groupby("cluster").size().to_dict() == heat.sum(axis=1).to_dict()  # the same clustering
+    assert scatter["encoding"]["color"]["scale"]["domain"] == sorted(heat.index, key=lambda n: int(n[1:n.index(" ")]))
+    assert [p["bind"] for p in scatter["params"]] == ["legend"]  # a legend click picks out a cluster
     assert shows_every_cluster(at)  # decoded centres and members of the AE's clusters
     assert f"UMAP ({cluster.umap_settings()})" in at.toggle(key="cluster_umap").help  # the settings it runs
 
@@ -46,8 +67,7 @@ def test_table_compares_every_representation_and_follows_widgets():
     at.run()
     assert not at.exception
     assert "Gaussian mixture, k = 4" in [s.value for s in at.subheader][0]
-    heat = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
-    assert len(heat["z"]) == 4
+    assert heatmap_counts(at).shape == (4, 10) and heatmap_counts(at).to_numpy().sum() == 1000
     assert cluster_rows(at) == []  # pixels: no decoder, no centres to draw
     assert table(at)["Representation"][0] == "▶ Raw pixels"
     assert at.query_params["rep"] == "pixels" and at.query_params["k"] == "4"
@@ -67,8 +87,8 @@ def test_tsne_view_says_it_subsamples():
     at.query_params["view"] = "tsne"
     at.query_params["rep"] = "pca"
     at = run_until_trained(at)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert "t-SNE of 1,000 random test images" in spec["layout"]["title"]["text"]
+    spec, points = charts(at)[0]
+    assert "t-SNE of 1,000 random test images" in spec["title"]["text"] and len(points) == 1000
 
 
 def test_bad_link_value_falls_back():
@@ -92,7 +112,7 @@ def test_a_fresh_server_reads_every_row_from_disk(monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert table(at).equals(before)
-    assert len(at.get("plotly_chart")) == 2 and shows_every_cluster(at)
+    assert len(charts(at)) == 2 and shows_every_cluster(at)
 
 
 def test_the_servers_preload_leaves_the_default_view_only_to_read(monkeypatch):
@@ -113,7 +133,7 @@ def test_the_servers_preload_leaves_the_default_view_only_to_read(monkeypatch):
     at = page_test("clustering")
     at.run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 2 and shows_every_cluster(at)
+    assert len(charts(at)) == 2 and shows_every_cluster(at)
 
 
 def test_the_preload_fits_no_umap_and_clusters_nothing_not_kept_on_disk(monkeypatch, tmp_path):
