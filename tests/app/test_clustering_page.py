@@ -184,3 +184,22 @@ def test_only_the_clustering_page_asks_for_its_view_before_the_model(monkeypatch
         assert not at.exception, at.exception
     assert ("clustering", "ae-mlp", 20, True) in asked and ("clustering", "vae-mlp", 20, True) in asked
     assert ("vae", "vae-mlp", 20, False) in asked and ("vae", "ae-mlp", 20, False) in asked
+
+
+def test_the_confusion_matrix_names_every_row_and_column():
+    """Digits are written across; Fashion-MNIST's longer names stand upright, as none may be dropped."""
+    import numpy as np
+
+    from apcore.data import CLASS_NAMES
+    from ui import clustering
+
+    counts = np.arange(30).reshape(3, 10)
+    for name, angle in (("mnist", 0), ("fashion-mnist", -90)):
+        classes = CLASS_NAMES[name]
+        spec = clustering.confusion_heatmap(counts, ["C2 · x", "C0 · y", "C1 · z"], classes).to_dict()
+        x, y = (spec["layer"][0]["encoding"][a] for a in "xy")
+        assert x["axis"]["labelAngle"] == angle and x["sort"] == list(classes)
+        assert not x["axis"]["labelOverlap"] and not y["axis"]["labelOverlap"]
+        assert y["sort"] == ["C2 · x", "C0 · y", "C1 · z"]  # the rows in the order given
+        data = next(iter(spec["datasets"].values()))
+        assert sum(d["images"] for d in data) == counts.sum() and len(data) == 30
