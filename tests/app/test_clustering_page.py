@@ -25,7 +25,7 @@ def charts(at) -> list[tuple[dict, pd.DataFrame]]:
 def heatmap_counts(at) -> pd.DataFrame:
     """The confusion matrix drawn: clusters (rows, in the drawn order) by true label."""
     spec, data = charts(at)[1]
-    rows = spec["layer"][0]["encoding"]["y"]["sort"] if "layer" in spec else spec["encoding"]["y"]["sort"]
+    rows = spec["layer"][0]["encoding"]["y"]["sort"]  # cells, then their numbers
     return data.pivot(index="cluster", columns="true label", values="images").loc[rows]
 
 
