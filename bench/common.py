@@ -45,6 +45,15 @@ def train_timed(config, data, device):
     return model, seconds
 
 
+def chosen(spec: str, known, what: str) -> list[str]:
+    """A comma-separated command-line list, each name checked against ``known`` (else the command
+    exits, naming ``what`` was unknown and what is known)."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if unknown := set(names) - set(known):
+        sys.exit(f"unknown {what}: {', '.join(sorted(unknown))} (known: {', '.join(known)})")
+    return names
+
+
 def page_model(store, config, data):
     """The page's model of ``config`` at its seed: seed 0 from ``store`` (trained there if missing),
     any other seed trained here and not kept (kept, it would look like a Retrain to the page):

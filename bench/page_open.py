@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import browser  # noqa: E402
 from bench.browser import CHROMIUM, ROOT, launch, start_server, stop_server  # noqa: E402
-from bench.common import cpu_name, write_table  # noqa: E402
+from bench.common import chosen, cpu_name, write_table  # noqa: E402
 
 # page -> (address, [(CSS selector, how many must be there)]): the figures that make the page.
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg'
@@ -78,10 +78,7 @@ SWITCH_JS = ("([title, wanted]) => [...document.querySelectorAll('h1')].some(h =
 
 def chosen_pages(spec: str) -> list[str]:
     """``--pages``' comma-separated names, checked against :data:`PAGES` (else the command exits)."""
-    pages = [p.strip() for p in spec.split(",") if p.strip()]
-    if unknown := set(pages) - set(PAGES):
-        sys.exit(f"unknown pages: {', '.join(sorted(unknown))} (known: {', '.join(PAGES)})")
-    return pages
+    return chosen(spec, PAGES, "pages")
 
 
 def clean_env(checkpoints: Path) -> dict[str, str]:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apcore import cluster, defaults  # noqa: E402
 from apcore.cache import ModelStore  # noqa: E402
 from apcore.data import load_dataset  # noqa: E402
-from bench.common import cpu_name, page_model, write_table  # noqa: E402
+from bench.common import chosen, cpu_name, page_model, write_table  # noqa: E402
 
 FLOOR = {"cluster_acc": 0.92, "cluster_nmi": 0.86}  # issue 14: the page's k-means after UMAP
 MODELS = {"ae": defaults.cluster_ae_config, "vae": defaults.cluster_vae_config}
@@ -93,9 +93,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5, help="UMAP seeds 0..N-1 per model and setting")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if unknown := set(models) - set(MODELS):
-        sys.exit(f"unknown models: {', '.join(sorted(unknown))} (known: {', '.join(MODELS)})")
+    models = chosen(args.models, MODELS, "models")
     graphs = ["exact"] + (["pynndescent"] if args.pynndescent else [])
     settings = [(g, int(k), int(e)) for g in graphs for k in args.neighbours.split(",") for e in args.epochs.split(",")]
     torch.set_num_threads(min(2, os.cpu_count() or 1))
